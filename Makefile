@@ -1,0 +1,38 @@
+# routeb — the two commands of the README's quick start, and a few more.
+# Both create and reuse .venv; neither assumes anything but python3, make and apt.
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint typecheck unit fuzz bench clean
+
+$(STAMP): pyproject.toml scripts/bootstrap-venv.sh
+	sh scripts/bootstrap-venv.sh $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m routeb.demo
+
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict src
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+fuzz: $(STAMP)
+	$(VENV)/bin/pytest -q -m slow --timeout=3600
+
+bench: $(STAMP)
+	$(PY) bench/codec.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,158 @@
+"""The one exception tree of routeb.
+
+::
+
+    RouteBError
+    ├── ProtocolError                 the peer (meter, module, LAN node) sent something invalid
+    │   ├── EchonetDecodeError        ECHONET Lite frame or EDT that does not decode (offset, EPC)
+    │   └── SkstackProtocolError      module output that breaks the SKSTACK IP grammar
+    ├── UsageError (ValueError)       routeb was asked for something the protocol forbids
+    ├── ModuleCommandError            the module answered FAIL ERxx (code)
+    ├── DeviceError                   the serial device or its URL
+    │   ├── DeviceNotFoundError
+    │   ├── DevicePermissionError
+    │   ├── DeviceBusyError
+    │   └── DeviceDisconnectedError
+    ├── SessionError                  the B-route session (scan / PANA join)
+    │   ├── MeterNotFoundError        no beacon carried our pairing ID
+    │   ├── AuthenticationError       PANA said no (EVENT 24 after a beacon matched)
+    │   ├── CredentialsLatchedError   a confirmed authentication failure stops further attempts
+    │   └── SessionLostError          the session ended (EVENT 26/27/28) while in use
+    ├── RequestError                  a meter request could not be completed
+    │   └── PropertyNotAvailableError the meter answered SNA for a property
+    ├── ConfigError                   a configuration key is missing or invalid (names the key)
+    └── RouteBTimeoutError (TimeoutError)  anything that waited too long
+
+Errors carry data (offsets, EPCs, FAIL codes) as attributes, and their messages never contain the
+B-route ID or password (see ``routeb._redact``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigError",
+    "CredentialsLatchedError",
+    "DeviceBusyError",
+    "DeviceDisconnectedError",
+    "DeviceError",
+    "DeviceNotFoundError",
+    "DevicePermissionError",
+    "EchonetDecodeError",
+    "MeterNotFoundError",
+    "ModuleCommandError",
+    "PropertyNotAvailableError",
+    "ProtocolError",
+    "RequestError",
+    "RouteBError",
+    "RouteBTimeoutError",
+    "SessionError",
+    "SessionLostError",
+    "SkstackProtocolError",
+    "UsageError",
+]
+
+
+class RouteBError(Exception):
+    """Base of every error routeb raises on purpose."""
+
+
+class ProtocolError(RouteBError):
+    """The peer sent bytes that break the protocol."""
+
+
+class EchonetDecodeError(ProtocolError):
+    """An ECHONET Lite frame or property value that does not decode.
+
+    ``offset`` is the byte offset in the frame (or in the EDT when ``epc`` is set and the error
+    was raised by a property decoder); ``epc`` names the property when one is involved.
+    """
+
+    def __init__(self, reason: str, *, offset: int = 0, epc: int | None = None) -> None:
+        self.reason = reason
+        self.offset = offset
+        self.epc = epc
+        where = f"offset {offset}" if epc is None else f"EPC 0x{epc:02X}, offset {offset}"
+        super().__init__(f"{reason} ({where})")
+
+
+class SkstackProtocolError(ProtocolError):
+    """Module output that breaks the SKSTACK IP grammar (only raised where a caller asks to)."""
+
+
+class UsageError(RouteBError, ValueError):
+    """routeb was asked to build something the protocol forbids (out-of-range argument, …)."""
+
+
+class ModuleCommandError(RouteBError):
+    """The Wi-SUN module answered ``FAIL ERxx``."""
+
+    def __init__(self, command: str, code: int, meaning: str) -> None:
+        self.command = command
+        self.code = code
+        self.meaning = meaning
+        super().__init__(f"{command} failed: ER{code:02d} ({meaning})")
+
+
+class DeviceError(RouteBError):
+    """The serial device (or its URL) cannot be used."""
+
+
+class DeviceNotFoundError(DeviceError):
+    """The device path or URL does not exist or cannot be reached."""
+
+
+class DevicePermissionError(DeviceError):
+    """The device exists but this user may not open it."""
+
+
+class DeviceBusyError(DeviceError):
+    """Another program holds the device."""
+
+
+class DeviceDisconnectedError(DeviceError):
+    """The device vanished while in use."""
+
+
+class SessionError(RouteBError):
+    """The B-route session could not be set up or was lost."""
+
+
+class MeterNotFoundError(SessionError):
+    """An active scan found no beacon carrying our pairing ID."""
+
+
+class AuthenticationError(SessionError):
+    """The meter rejected our B-route ID / password (PANA failed, EVENT 24)."""
+
+
+class CredentialsLatchedError(AuthenticationError):
+    """Authentication failed before with these credentials; routeb will not retry them."""
+
+
+class SessionLostError(SessionError):
+    """The PANA session ended while a request was in flight."""
+
+
+class RequestError(RouteBError):
+    """A request to the meter could not be completed."""
+
+
+class PropertyNotAvailableError(RequestError):
+    """The meter answered SNA (PDC = 0) for a property."""
+
+    def __init__(self, epc: int) -> None:
+        self.epc = epc
+        super().__init__(f"the meter does not provide property 0x{epc:02X}")
+
+
+class ConfigError(RouteBError):
+    """A configuration key is missing or invalid."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+class RouteBTimeoutError(RouteBError, TimeoutError):
+    """Something routeb waited for did not happen in time."""

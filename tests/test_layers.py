@@ -1,0 +1,123 @@
+"""The layering of docs/architecture.md, checked by walking every import with ast."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "routeb"
+
+# package → routeb packages it must not import (docs/architecture.md, "Layers").
+FORBIDDEN: dict[str, set[str]] = {
+    "errors": {"*"},
+    "_redact": {"*"},
+    "echonet": {
+        "skstack",
+        "serialio",
+        "driver",
+        "transport",
+        "meter",
+        "collector",
+        "storage",
+        "export",
+        "web",
+        "bridge",
+        "emulator",
+        "cli",
+    },
+    "skstack": {
+        "echonet",
+        "serialio",
+        "driver",
+        "transport",
+        "meter",
+        "collector",
+        "storage",
+        "export",
+        "web",
+        "bridge",
+        "emulator",
+        "cli",
+    },
+    "serialio": {"meter", "collector", "storage", "export", "web", "bridge", "emulator", "cli"},
+    "driver": {"meter", "collector", "storage", "export", "web", "bridge", "emulator", "cli"},
+    "transport": {"meter", "collector", "storage", "export", "web", "bridge", "emulator", "cli"},
+    "meter": {
+        "serialio",
+        "driver",
+        "collector",
+        "storage",
+        "export",
+        "web",
+        "bridge",
+        "emulator",
+        "cli",
+    },
+    "emulator": {"driver", "meter", "collector", "storage", "export", "web", "bridge", "cli"},
+    "storage": {"cli"},
+    "collector": {"cli"},
+    "bridge": {"cli"},
+    "export": {"cli", "driver", "transport", "serialio"},
+    "web": {"cli", "driver", "transport", "serialio"},
+}
+# sans-IO packages: no IO, clock, randomness or logging (architecture.md, L1).
+SANS_IO = {"echonet", "skstack"}
+SANS_IO_FORBIDDEN_MODULES = {
+    "asyncio",
+    "socket",
+    "serial",
+    "serialx",
+    "time",
+    "random",
+    "logging",
+    "select",
+    "selectors",
+    "threading",
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _package_of(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py")
+
+
+FILES = sorted(p for p in SRC.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_layering(path: Path) -> None:
+    package = _package_of(path)
+    forbidden = FORBIDDEN.get(package, set())
+    for name in _imports(path):
+        parts = name.split(".")
+        if parts[0] == "routeb" and len(parts) > 1:
+            target = parts[1]
+            if target == package:
+                continue
+            assert "*" not in forbidden, f"{path.name}: L0 module {package} imports {name}"
+            assert target not in forbidden, f"{path.name}: {package} must not import {name}"
+        if package in SANS_IO:
+            assert parts[0] not in SANS_IO_FORBIDDEN_MODULES, (
+                f"{path.name}: sans-IO package {package} imports {name}"
+            )
+
+
+def test_nothing_imports_cli() -> None:
+    for path in FILES:
+        if _package_of(path) in {"cli", "__main__", "demo"}:
+            continue
+        for name in _imports(path):
+            assert not name.startswith("routeb.cli"), f"{path} imports the CLI"
