@@ -10,7 +10,7 @@ import asyncio
 import errno
 import logging
 from collections import deque
-from typing import Final
+from typing import Final, Protocol
 
 import serialx
 
@@ -22,7 +22,7 @@ from routeb.errors import (
     DevicePermissionError,
 )
 
-__all__ = ["DEFAULT_BAUDRATE", "SerialPort", "open_serial"]
+__all__ = ["DEFAULT_BAUDRATE", "ByteStream", "SerialPort", "open_serial"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -59,6 +59,27 @@ def _describe(url: str, exc: OSError) -> DeviceError:
     ):
         return DeviceNotFoundError(f"{url}: cannot connect ({exc.strerror or exc}).")
     return DeviceError(f"{url}: cannot open the device ({exc.strerror or exc}).")
+
+
+class ByteStream(Protocol):
+    """A byte stream to a module: a real serial port, or a memory link in tests."""
+
+    @property
+    def is_open(self) -> bool:
+        """False once the stream ended."""
+        ...
+
+    async def read(self) -> bytes:
+        """The next bytes (at least one); DeviceDisconnectedError once the stream ended."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; DeviceDisconnectedError once the stream ended."""
+        ...
+
+    async def close(self) -> None:
+        """Close the stream; idempotent."""
+        ...
 
 
 class _StreamProtocol(asyncio.Protocol):

@@ -1,0 +1,23 @@
+"""The smart-meter domain: requests, pacing, batching and history over any transport."""
+
+from routeb.meter.client import (
+    CONTROLLER,
+    METER,
+    NODE_PROFILE,
+    ClientSettings,
+    ClientStats,
+    GetResult,
+    Notification,
+    SmartMeterClient,
+)
+
+__all__ = [
+    "CONTROLLER",
+    "METER",
+    "NODE_PROFILE",
+    "ClientSettings",
+    "ClientStats",
+    "GetResult",
+    "Notification",
+    "SmartMeterClient",
+]
