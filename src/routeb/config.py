@@ -1,0 +1,286 @@
+"""Configuration: a TOML file, environment overrides, validation that names the key.
+
+Every key is documented in docs/configuration.md. The password and the B-route ID are
+``Secret`` values that never print. Precedence: command-line flags > environment
+(``ROUTEB_ID``, ``ROUTEB_PASSWORD``, ``ROUTEB_DEVICE``, …) > the file > defaults.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Final
+
+import platformdirs
+
+from routeb._redact import Secret
+from routeb.errors import ConfigError
+
+__all__ = [
+    "DIALECTS",
+    "Config",
+    "MeterConfig",
+    "PollingConfig",
+    "default_config_path",
+    "default_state_dir",
+    "load_config",
+    "validate_password",
+    "validate_rbid",
+    "with_overrides",
+]
+
+_LOG = logging.getLogger(__name__)
+
+# protocol.md §D.1: SKSETRBID takes exactly 32 ASCII characters; the B-route password is 12.
+RBID_LENGTH: Final = 32
+PASSWORD_LENGTH: Final = 12
+DIALECTS: Final = ("auto", "bp35a1", "bp35c2", "rl7023")
+# protocol.md §E: scan duration 6 (17.5 s over 28 channels), escalating to 7 and 8.
+DEFAULT_SCAN_DURATIONS: Final = (6, 7, 8)
+_MAX_SCAN_DURATION: Final = 14  # §D.1: DURATION 0..14
+# Polite polling (protocol.md §E): E7 every ≥ 10 s; never more than one request in flight.
+MIN_INSTANT_INTERVAL: Final = 10.0
+MIN_ENERGY_INTERVAL: Final = 30.0
+MIN_REQUEST_GAP: Final = 0.0
+MIN_AIF_TIMER1: Final = 1.0
+
+ENV_PREFIX: Final = "ROUTEB_"
+
+
+def default_config_path() -> Path:
+    """The platform's config file path (e.g. ~/.config/routeb/config.toml)."""
+    return Path(platformdirs.user_config_dir("routeb")) / "config.toml"
+
+
+def default_state_dir() -> Path:
+    """Where routeb keeps its scan cache and other small state."""
+    return Path(platformdirs.user_state_dir("routeb"))
+
+
+def validate_rbid(value: str, key: str = "meter.id") -> Secret:
+    """A B-route ID: exactly 32 printable ASCII characters, no spaces."""
+    text = value.strip()
+    if len(text) != RBID_LENGTH or not text.isascii() or not text.isalnum():
+        raise ConfigError(
+            key,
+            f"the B-route ID must be exactly {RBID_LENGTH} letters and digits "
+            f"(got {len(text)} characters)",
+        )
+    return Secret(text)
+
+
+def validate_password(value: str, key: str = "meter.password") -> Secret:
+    """A B-route password: exactly 12 printable ASCII characters, no spaces."""
+    text = value.strip().replace(" ", "")
+    if len(text) != PASSWORD_LENGTH or not text.isascii() or not text.isprintable():
+        raise ConfigError(
+            key,
+            f"the B-route password must be exactly {PASSWORD_LENGTH} characters (got {len(text)})",
+        )
+    return Secret(text)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterConfig:
+    """[meter]: which meter, through which device, with which credentials."""
+
+    id: Secret | None = None
+    password: Secret | None = None
+    device: str | None = None
+    dialect: str = "auto"
+    scan_durations: tuple[int, ...] = DEFAULT_SCAN_DURATIONS
+    state_dir: Path = field(default_factory=default_state_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class PollingConfig:
+    """[polling]: schedules and request pacing."""
+
+    instantaneous_interval: float = 10.0
+    energy_interval: float = 60.0
+    clock_interval: float = 3600.0
+    min_gap: float = 1.0
+    timer1: float = 20.0
+    timer2: float = 60.0
+    retries: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration."""
+
+    meter: MeterConfig = field(default_factory=MeterConfig)
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    source: Path | None = None
+
+
+def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(key, "must be a table")
+    return value
+
+
+def _str(section: Mapping[str, object], name: str, key: str) -> str | None:
+    value = section.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(key, "must be a string")
+    return value
+
+
+def _number(
+    section: Mapping[str, object], name: str, key: str, default: float, low: float
+) -> float:
+    value = section.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(key, "must be a number of seconds")
+    if value < low:
+        raise ConfigError(key, f"must be at least {low:g} (be polite to the meter)")
+    return float(value)
+
+
+def _check_unknown(section: Mapping[str, object], known: set[str], prefix: str) -> None:
+    for name in section:
+        if name not in known:
+            raise ConfigError(f"{prefix}.{name}" if prefix else name, "unknown key")
+
+
+def _parse_meter(data: Mapping[str, object], env: Mapping[str, str]) -> MeterConfig:
+    section = _table(data, "meter")
+    _check_unknown(
+        section, {"id", "password", "device", "dialect", "scan_durations", "state_dir"}, "meter"
+    )
+    rbid_text = env.get(f"{ENV_PREFIX}ID") or _str(section, "id", "meter.id")
+    password_text = env.get(f"{ENV_PREFIX}PASSWORD") or _str(section, "password", "meter.password")
+    rbid = (
+        validate_rbid(rbid_text, "meter.id" if "ROUTEB_ID" not in env else "ROUTEB_ID")
+        if (rbid_text)
+        else None
+    )
+    password = (
+        validate_password(
+            password_text, "meter.password" if "ROUTEB_PASSWORD" not in env else "ROUTEB_PASSWORD"
+        )
+        if password_text
+        else None
+    )
+    device = env.get(f"{ENV_PREFIX}DEVICE") or _str(section, "device", "meter.device")
+    dialect = env.get(f"{ENV_PREFIX}DIALECT") or _str(section, "dialect", "meter.dialect") or "auto"
+    dialect = dialect.lower()
+    if dialect not in DIALECTS:
+        raise ConfigError("meter.dialect", f"must be one of {', '.join(DIALECTS)}")
+    durations_raw = section.get("scan_durations", list(DEFAULT_SCAN_DURATIONS))
+    if (
+        not isinstance(durations_raw, list)
+        or not durations_raw
+        or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= _MAX_SCAN_DURATION
+            for d in durations_raw
+        )
+    ):
+        raise ConfigError("meter.scan_durations", "must be a list of integers 1..14")
+    state_dir_text = env.get(f"{ENV_PREFIX}STATE_DIR") or _str(
+        section, "state_dir", "meter.state_dir"
+    )
+    state_dir = Path(state_dir_text).expanduser() if state_dir_text else default_state_dir()
+    return MeterConfig(
+        rbid, password, device, dialect, tuple(int(d) for d in durations_raw), state_dir
+    )
+
+
+def _parse_polling(data: Mapping[str, object]) -> PollingConfig:
+    section = _table(data, "polling")
+    names = {
+        "instantaneous_interval",
+        "energy_interval",
+        "clock_interval",
+        "min_gap",
+        "timer1",
+        "timer2",
+        "retries",
+    }
+    _check_unknown(section, names, "polling")
+    base = PollingConfig()
+    retries = section.get("retries", base.retries)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        raise ConfigError("polling.retries", "must be an integer 0..10")
+    return PollingConfig(
+        instantaneous_interval=_number(
+            section,
+            "instantaneous_interval",
+            "polling.instantaneous_interval",
+            base.instantaneous_interval,
+            MIN_INSTANT_INTERVAL,
+        ),
+        energy_interval=_number(
+            section,
+            "energy_interval",
+            "polling.energy_interval",
+            base.energy_interval,
+            MIN_ENERGY_INTERVAL,
+        ),
+        clock_interval=_number(
+            section, "clock_interval", "polling.clock_interval", base.clock_interval, 60.0
+        ),
+        min_gap=_number(section, "min_gap", "polling.min_gap", base.min_gap, MIN_REQUEST_GAP),
+        timer1=_number(section, "timer1", "polling.timer1", base.timer1, MIN_AIF_TIMER1),
+        timer2=_number(section, "timer2", "polling.timer2", base.timer2, MIN_AIF_TIMER1),
+        retries=retries,
+    )
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    required: bool = False,
+) -> Config:
+    """Read and validate the config; a missing default file is fine unless ``required``."""
+    environ = os.environ if env is None else env
+    explicit = path is not None or bool(environ.get(f"{ENV_PREFIX}CONFIG"))
+    file = path or Path(environ.get(f"{ENV_PREFIX}CONFIG") or default_config_path())
+    data: Mapping[str, object] = {}
+    source: Path | None = None
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        if explicit or required:
+            raise ConfigError(str(file), "config file not found") from None
+    except OSError as exc:
+        raise ConfigError(str(file), f"cannot read the config file ({exc.strerror})") from exc
+    else:
+        source = file
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(file), f"not valid TOML: {exc}") from exc
+        mode = file.stat().st_mode
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            _LOG.warning(
+                "%s is readable by other users and holds the B-route password: chmod 600 %s",
+                file,
+                file,
+            )
+    _check_unknown(data, {"meter", "polling"}, "")
+    return Config(_parse_meter(data, environ), _parse_polling(data), source)
+
+
+def with_overrides(
+    config: Config, *, device: str | None = None, dialect: str | None = None
+) -> Config:
+    """Apply command-line flags (they win over the environment and the file)."""
+    meter = config.meter
+    if device:
+        meter = replace(meter, device=device)
+    if dialect:
+        if dialect not in DIALECTS:
+            raise ConfigError("--dialect", f"must be one of {', '.join(DIALECTS)}")
+        meter = replace(meter, dialect=dialect)
+    return replace(config, meter=meter)
