@@ -77,7 +77,15 @@ class EchonetDecodeError(ProtocolError):
 
 
 class SkstackProtocolError(ProtocolError):
-    """Module output that breaks the SKSTACK IP grammar (only raised where a caller asks to)."""
+    """Module output that breaks the SKSTACK IP grammar (only raised where a caller asks to).
+
+    ``offset`` is the byte offset in the line where the problem was found.
+    """
+
+    def __init__(self, reason: str, *, offset: int = 0) -> None:
+        self.reason = reason
+        self.offset = offset
+        super().__init__(f"{reason} (offset {offset})")
 
 
 class UsageError(RouteBError, ValueError):
