@@ -41,6 +41,7 @@ __all__ = [
     "EchonetDecodeError",
     "MeterNotFoundError",
     "ModuleCommandError",
+    "PanaTimeoutError",
     "PropertyNotAvailableError",
     "ProtocolError",
     "RequestError",
@@ -132,6 +133,10 @@ class MeterNotFoundError(SessionError):
 
 class AuthenticationError(SessionError):
     """The meter rejected our B-route ID / password (PANA failed, EVENT 24)."""
+
+
+class PanaTimeoutError(SessionError):
+    """The meter was found but the PANA join neither succeeded nor failed in time."""
 
 
 class CredentialsLatchedError(AuthenticationError):

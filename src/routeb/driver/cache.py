@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
@@ -115,3 +116,44 @@ class ScanCache:
     def remember_wopt(self, module_mac: str) -> None:
         """Record that this module now emits hex ERXUDP data."""
         self._write(f"module-{module_mac.upper()}", {"wopt_hex": True})
+
+    # --- the wrong-credentials latch (issue: driver §2) -------------------------------------
+
+    def latch_credentials(self, key: str, rbid: Secret, password: Secret, reason: str) -> None:
+        """Remember that the meter rejected this ID/password pair (salted, slow hash only)."""
+        salt = os.urandom(16)
+        self._write(
+            f"latch-{key}",
+            {
+                "salt": salt.hex(),
+                "fingerprint": _fingerprint(salt, rbid, password),
+                "reason": reason,
+                "since": time.time(),
+            },
+        )
+
+    def latched_reason(self, key: str, rbid: Secret, password: Secret) -> str | None:
+        """Why these exact credentials are latched, or None when they are not."""
+        data = self._read(f"latch-{key}")
+        if data is None:
+            return None
+        salt, fingerprint, reason = data.get("salt"), data.get("fingerprint"), data.get("reason")
+        if not (isinstance(salt, str) and isinstance(fingerprint, str)):
+            return None
+        try:
+            salt_bytes = bytes.fromhex(salt)
+        except ValueError:
+            return None
+        if _fingerprint(salt_bytes, rbid, password) != fingerprint:
+            return None  # other credentials now: the latch does not apply
+        return reason if isinstance(reason, str) else "authentication failed"
+
+    def clear_latch(self, key: str) -> None:
+        """Allow these credentials to be tried again."""
+        self._path(f"latch-{key}").unlink(missing_ok=True)
+
+
+def _fingerprint(salt: bytes, rbid: Secret, password: Secret) -> str:
+    # PBKDF2 so that the latch file does not make the 12-character password cheap to guess.
+    secret = f"{rbid.reveal()}:{password.reveal()}".encode()
+    return hashlib.pbkdf2_hmac("sha256", secret, salt, 100_000).hex()

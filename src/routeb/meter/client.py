@@ -17,7 +17,7 @@ from typing import Final
 
 from routeb.echonet import EOJ, ESV, Format2Frame, Frame, Property, decode_frame, encode_frame
 from routeb.errors import EchonetDecodeError, RequestError, RouteBTimeoutError
-from routeb.transport.base import Datagram, EchonetTransport
+from routeb.transport.base import Datagram, EchonetTransport, LinkHealth
 
 __all__ = [
     "CONTROLLER",
@@ -144,6 +144,7 @@ class SmartMeterClient:
         self._batch = self.settings.max_batch
         self._subscribers: list[asyncio.Queue[Notification]] = []
         self.d5_seen = asyncio.Event()
+        self._health = transport if isinstance(transport, LinkHealth) else None
 
     # ---------------------------------------------------------------- receiving
     async def run(self) -> None:
@@ -272,9 +273,14 @@ class SmartMeterClient:
                     await self.transport.send(data)
                     try:
                         # The same TID on every attempt: a late answer to an earlier try counts.
-                        return await asyncio.wait_for(asyncio.shield(future), wait)
+                        answer = await asyncio.wait_for(asyncio.shield(future), wait)
                     except TimeoutError:
+                        if self._health is not None:
+                            self._health.request_unanswered()
                         continue
+                    if self._health is not None:
+                        self._health.request_answered()
+                    return answer
                 self.stats.timeouts += 1
                 raise RouteBTimeoutError(
                     f"the meter did not answer {esv.name} TID {tid:04X} "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Datagram", "EchonetTransport"]
+__all__ = ["Datagram", "EchonetTransport", "LinkHealth"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,4 +43,17 @@ class EchonetTransport(Protocol):
 
     async def receive(self) -> Datagram:
         """The next ECHONET Lite datagram from the wire."""
+        ...
+
+
+@runtime_checkable
+class LinkHealth(Protocol):
+    """Optional: a transport that wants to know whether the meter answers (recovery ladder)."""
+
+    def request_answered(self) -> None:
+        """A request got its response: the link works."""
+        ...
+
+    def request_unanswered(self) -> None:
+        """One attempt of a request timed out."""
         ...
