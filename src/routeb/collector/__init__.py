@@ -1,0 +1,1 @@
+"""Continuous recording: schedules, backfill, and the live state everything else shows."""

@@ -1,0 +1,1 @@
+"""What leaves routeb: MQTT with Home Assistant discovery, Prometheus metrics, exports."""
