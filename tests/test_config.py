@@ -88,3 +88,45 @@ def test_secrets_never_print_and_world_readable_warns(
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, f'[meter]\nid = "{RBID[:-1]}"\n'), env={})
     assert RBID[:-1] not in str(info.value)
+
+
+def test_storage_mqtt_http_sections(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[storage]\ndb = "~/meter.db"\nretention_days = 7\n'
+        '[mqtt]\nenabled = true\nurl = "mqtts://broker:8883"\nusername = "home"\n'
+        'password = "s3cret-mqtt"\nbase_topic = "house/meter"\n'
+        '[http]\nlisten = "0.0.0.0:8610"\ntoken = "0123456789abcdef0123"\n',
+    )
+    config = load_config(path, env={})
+    assert config.storage.db == Path("~/meter.db").expanduser()
+    assert config.storage.retention_days == 7
+    assert config.mqtt.enabled
+    assert config.mqtt.url == "mqtts://broker:8883"
+    assert config.mqtt.password is not None
+    assert "s3cret-mqtt" not in repr(config)
+    assert config.mqtt.base_topic == "house/meter"
+    assert config.http.listen == "0.0.0.0:8610"
+    assert "0123456789abcdef0123" not in repr(config)
+    overridden = with_overrides(config, db=tmp_path / "x.db", listen="127.0.0.1:9")
+    assert overridden.storage.db == tmp_path / "x.db"
+    assert overridden.http.listen == "127.0.0.1:9"
+    env_config = load_config(path, env={"ROUTEB_DB": str(tmp_path / "env.db")})
+    assert env_config.storage.db == tmp_path / "env.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[storage]\nretention_days = 0\n", "storage.retention_days"),
+        ('[mqtt]\nurl = "http://x"\n', "mqtt.url"),
+        ('[mqtt]\nbase_topic = "a/#"\n', "mqtt.base_topic"),
+        ('[mqtt]\nenabled = "yes"\n', "mqtt.enabled"),
+        ('[http]\ntoken = "short"\n', "http.token"),
+        ("[http]\nport = 1\n", "http.port"),
+    ],
+)
+def test_new_sections_name_the_bad_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={})
+    assert caught.value.key == key

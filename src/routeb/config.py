@@ -24,8 +24,11 @@ from routeb.errors import ConfigError
 __all__ = [
     "DIALECTS",
     "Config",
+    "HttpConfig",
     "MeterConfig",
+    "MqttConfig",
     "PollingConfig",
+    "StorageConfig",
     "default_config_path",
     "default_state_dir",
     "load_config",
@@ -50,6 +53,8 @@ MIN_REQUEST_GAP: Final = 0.0
 MIN_AIF_TIMER1: Final = 1.0
 
 ENV_PREFIX: Final = "ROUTEB_"
+DEFAULT_RETENTION_DAYS: Final = 31
+DEFAULT_LISTEN: Final = "127.0.0.1:8610"
 
 
 def default_config_path() -> Path:
@@ -60,6 +65,11 @@ def default_config_path() -> Path:
 def default_state_dir() -> Path:
     """Where routeb keeps its scan cache and other small state."""
     return Path(platformdirs.user_state_dir("routeb"))
+
+
+def default_db_path() -> Path:
+    """Where ``routeb run`` records by default (e.g. ~/.local/share/routeb/routeb.sqlite3)."""
+    return Path(platformdirs.user_data_dir("routeb")) / "routeb.sqlite3"
 
 
 def validate_rbid(value: str, key: str = "meter.id") -> Secret:
@@ -111,12 +121,46 @@ class PollingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageConfig:
+    """[storage]: the SQLite database and how long raw readings are kept."""
+
+    db: Path = field(default_factory=default_db_path)
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """[mqtt]: the optional publisher (Home Assistant discovery)."""
+
+    enabled: bool = False
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: Secret | None = None
+    base_topic: str = "routeb"
+    discovery_prefix: str = "homeassistant"
+    discovery: bool = True
+    ca_file: str | None = None
+    tls_insecure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """[http]: the server for /metrics and the dashboard."""
+
+    listen: str = DEFAULT_LISTEN
+    token: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration."""
 
     meter: MeterConfig = field(default_factory=MeterConfig)
     polling: PollingConfig = field(default_factory=PollingConfig)
     source: Path | None = None
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
 
 
 def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
@@ -268,14 +312,94 @@ def load_config(
                 file,
                 file,
             )
-    _check_unknown(data, {"meter", "polling"}, "")
-    return Config(_parse_meter(data, environ), _parse_polling(data), source)
+    _check_unknown(data, {"meter", "polling", "storage", "mqtt", "http"}, "")
+    return Config(
+        _parse_meter(data, environ),
+        _parse_polling(data),
+        source,
+        _parse_storage(data, environ),
+        _parse_mqtt(data, environ),
+        _parse_http(data, environ),
+    )
+
+
+def _bool(section: Mapping[str, object], name: str, key: str, default: bool) -> bool:
+    value = section.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(key, "must be true or false")
+    return value
+
+
+def _parse_storage(data: Mapping[str, object], env: Mapping[str, str]) -> StorageConfig:
+    section = _table(data, "storage")
+    _check_unknown(section, {"db", "retention_days"}, "storage")
+    db_text = env.get(f"{ENV_PREFIX}DB") or _str(section, "db", "storage.db")
+    retention = section.get("retention_days", DEFAULT_RETENTION_DAYS)
+    if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:
+        raise ConfigError("storage.retention_days", "must be a whole number of days, at least 1")
+    db = Path(db_text).expanduser() if db_text else default_db_path()
+    return StorageConfig(db, retention)
+
+
+def _parse_mqtt(data: Mapping[str, object], env: Mapping[str, str]) -> MqttConfig:
+    section = _table(data, "mqtt")
+    names = {
+        "enabled",
+        "url",
+        "username",
+        "password",
+        "base_topic",
+        "discovery_prefix",
+        "discovery",
+        "ca_file",
+        "tls_insecure",
+    }
+    _check_unknown(section, names, "mqtt")
+    base = MqttConfig()
+    url = env.get(f"{ENV_PREFIX}MQTT_URL") or _str(section, "url", "mqtt.url") or base.url
+    if not url.startswith(("mqtt://", "mqtts://")):
+        raise ConfigError("mqtt.url", "must start with mqtt:// or mqtts://")
+    password = env.get(f"{ENV_PREFIX}MQTT_PASSWORD") or _str(section, "password", "mqtt.password")
+    topic = _str(section, "base_topic", "mqtt.base_topic") or base.base_topic
+    if not topic or any(c in topic for c in "#+") or topic.startswith("/"):
+        raise ConfigError("mqtt.base_topic", "must be a plain topic (no #, +, leading /)")
+    return MqttConfig(
+        enabled=_bool(section, "enabled", "mqtt.enabled", bool(env.get(f"{ENV_PREFIX}MQTT_URL"))),
+        url=url,
+        username=_str(section, "username", "mqtt.username"),
+        password=Secret(password) if password else None,
+        base_topic=topic,
+        discovery_prefix=_str(section, "discovery_prefix", "mqtt.discovery_prefix")
+        or base.discovery_prefix,
+        discovery=_bool(section, "discovery", "mqtt.discovery", True),
+        ca_file=_str(section, "ca_file", "mqtt.ca_file"),
+        tls_insecure=_bool(section, "tls_insecure", "mqtt.tls_insecure", False),
+    )
+
+
+def _parse_http(data: Mapping[str, object], env: Mapping[str, str]) -> HttpConfig:
+    section = _table(data, "http")
+    _check_unknown(section, {"listen", "token"}, "http")
+    listen = env.get(f"{ENV_PREFIX}LISTEN") or _str(section, "listen", "http.listen")
+    token = env.get(f"{ENV_PREFIX}TOKEN") or _str(section, "token", "http.token")
+    if token is not None and len(token) < 16:
+        raise ConfigError("http.token", "must be at least 16 characters")
+    return HttpConfig(listen or DEFAULT_LISTEN, Secret(token) if token else None)
 
 
 def with_overrides(
-    config: Config, *, device: str | None = None, dialect: str | None = None
+    config: Config,
+    *,
+    device: str | None = None,
+    dialect: str | None = None,
+    db: Path | None = None,
+    listen: str | None = None,
 ) -> Config:
     """Apply command-line flags (they win over the environment and the file)."""
+    if db is not None:
+        config = replace(config, storage=replace(config.storage, db=db))
+    if listen is not None:
+        config = replace(config, http=replace(config.http, listen=listen))
     meter = config.meter
     if device:
         meter = replace(meter, device=device)
