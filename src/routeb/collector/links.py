@@ -1,0 +1,107 @@
+"""Connected meters: a Wi-SUN session (or, later, a LAN node) with its client and reader.
+
+``open_wisun`` connects (cache first), runs the client's receive loop, does the AIF start-up,
+and on exit sends SKTERM so the meter frees the session. The result implements
+:class:`~routeb.collector.daemon.MeterLink` for the collector and the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from routeb._redact import Secret
+from routeb.collector.live import LinkSnapshot
+from routeb.driver.session import BRouteSession, ScanProgress, SessionSettings
+from routeb.meter.client import ClientSettings, SmartMeterClient
+from routeb.meter.reader import MeterReader
+from routeb.skstack.events import Dialect, lqi_to_rssi
+from routeb.transport.wisun import WiSunTransport
+
+__all__ = ["WiSunLink", "open_wisun"]
+
+
+@dataclass(slots=True)
+class WiSunLink:
+    """Session + client + reader of one meter behind a Wi-SUN module."""
+
+    session: BRouteSession
+    client: SmartMeterClient
+    reader: MeterReader
+    _history_seen: int = field(default=0)
+
+    def link_snapshot(self) -> LinkSnapshot:
+        """The session's and client's counters now."""
+        stats = self.session.stats
+        client = self.client.stats
+        lqi = stats.last_lqi
+        since = stats.connected_since
+        return LinkSnapshot(
+            state=self.session.state.value,
+            lqi=lqi,
+            rssi_dbm=None if lqi is None else round(lqi_to_rssi(lqi), 1),
+            joins=stats.recovery.joins,
+            scans=stats.recovery.scans,
+            rejoins=dict(stats.rejoins),
+            recovery_steps=dict(stats.recovery.steps),
+            module_events=dict(stats.module_events),
+            requests=client.requests,
+            timeouts=client.timeouts,
+            retransmissions=client.retransmissions,
+            sna_answers=client.sna_answers,
+            malformed=client.malformed,
+            notifications=client.notifications,
+            connected_since=None if since is None else datetime.fromtimestamp(since, UTC),
+        )
+
+    def session_events(self) -> list[tuple[datetime, str, str]]:
+        """Session history entries not returned before."""
+        new = [e for e in self.session.stats.history if e.seq > self._history_seen]
+        if new:
+            self._history_seen = new[-1].seq
+        return [(datetime.fromtimestamp(e.at, UTC), e.kind, e.detail) for e in new]
+
+
+@contextlib.asynccontextmanager
+async def open_wisun(
+    device: str,
+    rbid: Secret,
+    password: Secret,
+    *,
+    dialect: Dialect | None = None,
+    state_dir: Path | None = None,
+    session_settings: SessionSettings | None = None,
+    client_settings: ClientSettings | None = None,
+    on_scan_progress: Callable[[ScanProgress], None] | None = None,
+    retry_auth: bool = False,
+    start_reader: bool = True,
+) -> AsyncIterator[WiSunLink]:
+    """Connect and yield a ready link; SKTERM and close on exit."""
+    session = BRouteSession(
+        device,
+        rbid,
+        password,
+        dialect=dialect,
+        state_dir=state_dir,
+        settings=session_settings,
+        on_scan_progress=on_scan_progress,
+    )
+    if retry_auth:
+        session.clear_latch()
+    await session.connect()
+    client = SmartMeterClient(WiSunTransport(session), client_settings)
+    receiver = asyncio.get_running_loop().create_task(client.run(), name="routeb-client")
+    try:
+        reader = MeterReader(client)
+        if start_reader:
+            await reader.start()
+        yield WiSunLink(session, client, reader)
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await receiver
+        await session.close()
