@@ -464,7 +464,10 @@ class BRouteSession:
         try:
             result = await module.execute(commands.ropt())
         except ModuleCommandError:
-            return  # FAIL ER04: no product settings (RL7023 always prints hex, §D.4)
+            # FAIL ER04: no product settings — a Tessera RL7023 (it always prints hex, §D.4).
+            if self._forced_dialect is None and self.dialect is Dialect.BP35A1:
+                self.dialect = Dialect.RL7023
+            return
         status = result.status
         mode = status.text.strip() if isinstance(status, OkLine) else ""
         if mode != _ROPT_BINARY or not self.settings.write_wopt or self.module_mac is None:
@@ -713,9 +716,11 @@ class BRouteSession:
 
     async def _handle(self, trigger: Trigger, detail: str) -> None:
         state = self.state
-        _LOG.info("session: %s", detail)
+        _LOG.debug("session trigger %s in %s: %s", trigger.value, state.value, detail)
         if trigger is Trigger.JOINED:
-            if state in (SessionState.REAUTHENTICATING, SessionState.READY):
+            if state is SessionState.READY:
+                return  # the join's own EVENT 25, or an automatic re-authentication (§C)
+            if state is SessionState.REAUTHENTICATING:
                 self._cancel_timer()
                 self._move(Trigger.JOINED, detail)
             elif state is SessionState.TX_LIMITED:

@@ -121,7 +121,7 @@ def _stable_seed(*parts: object) -> int:
 
 def _rng(*parts: object) -> random.Random:
     """A random stream keyed on ``parts`` (stable across processes and runs)."""
-    return random.Random(_stable_seed(*parts))  # noqa: S311 - a simulation, not cryptography
+    return random.Random(_stable_seed(*parts))
 
 
 def _between(rng: random.Random, low: float, high: float) -> float:
