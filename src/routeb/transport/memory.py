@@ -35,7 +35,7 @@ class _Pipe:
 
     def __init__(self, faults: LinkFaults) -> None:
         self.faults = faults
-        self.random = random.Random(faults.seed)  # noqa: S311 - test faults, not crypto
+        self.random = random.Random(faults.seed)
         self.chunks: deque[bytes] = deque()
         self.ready = asyncio.Event()
         self.closed = False
@@ -131,7 +131,7 @@ class DatagramEnd:
         self.address = address
         self.peer: DatagramEnd | None = None
         self._faults = faults
-        self._random = random.Random(faults.seed)  # noqa: S311 - test faults, not crypto
+        self._random = random.Random(faults.seed)
         self._queue: asyncio.Queue[Datagram] = asyncio.Queue()
         self._pending: set[asyncio.Task[None]] = set()
 
