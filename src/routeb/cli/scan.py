@@ -73,7 +73,7 @@ async def _scan(args: argparse.Namespace) -> int:
         settings.password,
         dialect=settings.dialect,
         state_dir=settings.state_dir,
-        settings=SessionSettings(show_identifiers=True),
+        settings=SessionSettings(show_identifiers=args.show_identifiers),
         on_scan_progress=progress,
     )
     durations = args.duration or list(settings.config.meter.scan_durations)

@@ -194,7 +194,11 @@ class WiSunModule:
             elif isinstance(item, UdpReceived):
                 self._log("<", f"ERXUDP {item.sender} {item.remote_port:04X} {item.data.hex()}")
             else:
-                self._log("<", f"EPANDESC {item}")
+                self._log(
+                    "<",
+                    f"EPANDESC Channel:{item.channel:02X} Pan ID:{item.pan_id:04X} "
+                    f"Addr:{item.address} LQI:{item.lqi:02X} PairID:{item.pair_id}",
+                )
             for sub in list(self._subscribers):
                 sub.put(item)
             return

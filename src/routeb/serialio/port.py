@@ -25,6 +25,10 @@ from routeb.errors import (
 __all__ = ["DEFAULT_BAUDRATE", "ByteStream", "SerialPort", "open_serial"]
 
 _LOG = logging.getLogger(__name__)
+# serialx logs every byte it moves at DEBUG, split at arbitrary chunk boundaries, so a
+# SKSETRBID / SKSETPWD line cannot be reliably masked there. Our driver logs each line itself,
+# masked; the library's byte traces stay off even when the root logger is at DEBUG.
+logging.getLogger("serialx").setLevel(logging.INFO)
 
 # protocol.md §D.0: the modules speak 115200 8N1.
 DEFAULT_BAUDRATE: Final = 115200

@@ -8,7 +8,7 @@ Addresses are kept as the module prints them (39-character uppercase IPv6, 16-he
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Final
 
@@ -149,7 +149,8 @@ class PanDescriptor:
     pan_id: int
     address: str  # the meter's MAC, 16 hex digits
     lqi: int
-    pair_id: str  # 8 characters
+    # 8 characters: the end of the B-route ID (§D.3 S0A), so kept out of reprs and logs.
+    pair_id: str = field(repr=False)
     side: int | None = None
 
     @property

@@ -1,0 +1,226 @@
+"""The Wi-SUN driver end to end over a real pty against the emulator (both dialects, faults).
+
+Everything here is the real code: serialx on a pseudo-terminal, the SKSTACK parser, the
+session state machine, the meter client and reader — and, on the other side, the emulated
+module and meter. The emulator runs 100× faster than real timing (--time-scale 0.01).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from routeb._redact import Secret
+from routeb.collector.links import WiSunLink, open_wisun
+from routeb.driver.session import SessionSettings
+from routeb.echonet.energy import CumulativeEnergy
+from routeb.echonet.smartmeter import DailyHistory, FixedTimeEnergy
+from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, EmulatorOptions
+from routeb.emulator.clock import floor_slot
+from routeb.emulator.household import Direction
+from routeb.emulator.module import ModuleFaults
+from routeb.errors import AuthenticationError, CredentialsLatchedError, MeterNotFoundError
+from routeb.meter.client import ClientSettings
+from routeb.skstack.events import Dialect
+
+FAST = 0.01
+RBID = Secret(DEFAULT_ID)
+PASSWORD = Secret(DEFAULT_PASSWORD)
+SESSION = SessionSettings(
+    scan_durations=(4, 5),
+    join_timeout=5.0,
+    reauth_timeout=2.0,
+    backoff_base=0.05,
+    backoff_cap=0.5,
+    scan_margin=2.0,
+    ready_timeout=20.0,
+)
+CLIENT = ClientSettings(min_gap=0.0, timer1=1.0, timer2=1.5, retries=2)
+
+
+async def start(**changes: object) -> Emulator:
+    options = replace(EmulatorOptions(time_scale=FAST), **changes)  # type: ignore[arg-type]
+    emulator = Emulator(options)
+    await emulator.start()
+    return emulator
+
+
+@pytest.fixture
+async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+    dialect = getattr(request, "param", Dialect.BP35A1)
+    emu = await start(dialect=dialect)
+    yield emu
+    await emu.close()
+
+
+def link_to(emu: Emulator, state: Path, **kwargs: object) -> object:
+    assert emu.pty is not None
+    return open_wisun(
+        emu.pty.client_path,
+        kwargs.pop("rbid", RBID),  # type: ignore[arg-type]
+        kwargs.pop("password", PASSWORD),  # type: ignore[arg-type]
+        state_dir=state,
+        session_settings=kwargs.pop("session", SESSION),  # type: ignore[arg-type]
+        client_settings=CLIENT,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    "emulator", [Dialect.BP35A1, Dialect.BP35C2, Dialect.RL7023], indirect=True
+)
+async def test_connect_and_read_every_property(emulator: Emulator, tmp_path: Path) -> None:
+    link: WiSunLink
+    async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
+        info = link.reader.info
+        assert link.session.dialect is emulator.options.dialect
+        assert info.instance_list_seen  # the meter's D5 INF after EVENT 25 (§C 3.1.1)
+        assert len(info.get_map) == 25  # Release F: the 25 Get EPCs of protocol.md §A.5
+        wanted = [e for e in info.get_map if e not in (0xE2, 0xE4, 0xEC)]
+        readings = await link.reader.read(wanted)
+        assert all(r.available for r in readings.values()), readings
+        profile = emulator.options.profile
+        assert readings[0xD3].value == profile.coefficient
+        assert readings[0xD7].value == profile.digits
+        assert str(readings[0x8A].value) == f"0x{profile.maker_code:06X}"
+        assert readings[0x8D].value == profile.serial_number
+        energy = readings[0xE0].value
+        assert isinstance(energy, CumulativeEnergy)
+        now = emulator.clock.now()
+        truth = emulator.meter.truth_counter(now)
+        assert energy.raw is not None
+        assert abs(truth - energy.raw) <= 2  # the counter may tick between the two reads
+        fixed = readings[0xEA].value
+        assert isinstance(fixed, FixedTimeEnergy)
+        assert fixed.timestamp == floor_slot(now)
+        assert fixed.raw == emulator.meter.truth_counter(floor_slot(now))
+        assert energy.kwh() == energy.raw * profile.multiplier_kwh
+
+
+async def test_history_day_equals_the_meters_truth(emulator: Emulator, tmp_path: Path) -> None:
+    async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
+        normal, reverse = await link.reader.history_day(1, reverse=True)
+        assert isinstance(normal, DailyHistory)
+        assert reverse is not None
+        day = emulator.clock.now().date() - timedelta(days=1)
+        truth = emulator.meter.household.slot_counters(
+            day, Direction.NORMAL, now=emulator.clock.now(), unit=emulator.meter.profile.unit_kwh
+        )
+        assert list(normal.raw) == truth
+        assert normal.history_date(emulator.clock.now().date()) == day
+
+
+async def test_restart_joins_from_the_cache_without_scanning(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
+        assert link.session.stats.recovery.scans >= 1
+    scans_before = emulator.module.stats.get("SKSCAN", 0)
+    async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
+        assert link.session.stats.recovery.scans == 0
+        assert (await link.reader.read([0xE7]))[0xE7].available
+    assert emulator.module.stats.get("SKSCAN", 0) == scans_before
+
+
+async def test_wrong_password_is_latched_and_not_retried(tmp_path: Path) -> None:
+    emu = await start()
+    try:
+        with pytest.raises(AuthenticationError) as caught:
+            async with link_to(emu, tmp_path, password=Secret("WRONGPASSWD1")):  # type: ignore[attr-defined]
+                pass
+        assert not isinstance(caught.value, CredentialsLatchedError)
+        joins = sum(m.stats.get("SKJOIN", 0) for m in emu.modules)
+        with pytest.raises(CredentialsLatchedError):
+            async with link_to(emu, tmp_path, password=Secret("WRONGPASSWD1")):  # type: ignore[attr-defined]
+                pass
+        assert sum(m.stats.get("SKJOIN", 0) for m in emu.modules) == joins  # no new attempt
+        # New credentials are not latched.
+        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+            assert link.session.ready
+    finally:
+        await emu.close()
+
+
+async def test_no_beacon_for_our_pairing_id_is_meter_not_found(tmp_path: Path) -> None:
+    emu = await start()
+    try:
+        other = Secret("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF")
+        with pytest.raises(MeterNotFoundError):
+            async with link_to(emu, tmp_path, rbid=other):  # type: ignore[attr-defined]
+                pass
+    finally:
+        await emu.close()
+
+
+async def read_power_after(link: WiSunLink, seconds: float) -> None:
+    """Keep reading for ``seconds``; the last read must succeed."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        await asyncio.sleep(0.1)
+        try:
+            await link.reader.read([0xE7])
+        except Exception:
+            continue
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                reading = (await link.reader.read([0xE7]))[0xE7]
+            except Exception:
+                await asyncio.sleep(0.2)
+                continue
+            if reading.available:
+                return
+
+
+@pytest.mark.parametrize(
+    ("faults", "counter"),
+    [
+        (ModuleFaults(event26_every=80.0), "event26"),  # 0.8 s: the meter ends the session
+        (ModuleFaults(event29_every=60.0), "joined"),  # lifetime expiry → EVENT 29 then 25
+        (ModuleFaults(drop=0.3), "dropped"),  # lost answers → retransmissions
+        (ModuleFaults(reset_every=150.0), "spontaneous_reset"),  # module resets itself
+    ],
+)
+async def test_recovers_from_faults(tmp_path: Path, faults: ModuleFaults, counter: str) -> None:
+    emu = await start(faults=faults)
+    try:
+        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+            await read_power_after(link, 3.0)
+            assert sum(m.stats.get(counter, 0) for m in emu.modules) >= 1
+    finally:
+        await emu.close()
+
+
+async def test_device_vanishes_and_returns(tmp_path: Path) -> None:
+    emu = await start(vanish_after=1.5, vanish_for=0.5, link=tmp_path / "tty")
+    try:
+        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+            await read_power_after(link, 3.0)
+            assert link.session.stats.recovery.steps["reopen_port"] >= 1
+    finally:
+        await emu.close()
+
+
+async def test_secrets_never_logged_at_debug(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
+        await link.reader.read([0xE7, 0xE0])
+        text = repr(link.session) + repr(link.client) + repr(link.session.stats)
+    records = "\n".join(r.getMessage() for r in caplog.records)
+    assert "SKSETRBID" in records  # the command was logged — masked
+    for secret in (DEFAULT_ID, DEFAULT_PASSWORD, DEFAULT_ID[-8:]):
+        assert secret not in records
+        assert secret not in text
+    for path in tmp_path.iterdir():
+        content = path.read_text(encoding="utf-8", errors="replace")
+        assert DEFAULT_ID not in content
+        assert DEFAULT_PASSWORD not in content
