@@ -20,9 +20,10 @@ from routeb.driver.session import BRouteSession, ScanProgress, SessionSettings
 from routeb.meter.client import ClientSettings, SmartMeterClient
 from routeb.meter.reader import MeterReader
 from routeb.skstack.events import Dialect, lqi_to_rssi
+from routeb.transport.lan import LanTransport, open_lan, parse_udp_url
 from routeb.transport.wisun import WiSunTransport
 
-__all__ = ["WiSunLink", "open_wisun"]
+__all__ = ["LanLink", "WiSunLink", "open_lan_link", "open_wisun"]
 
 
 @dataclass(slots=True)
@@ -105,3 +106,52 @@ async def open_wisun(
         with contextlib.suppress(asyncio.CancelledError):
             await receiver
         await session.close()
+
+
+@dataclass(slots=True)
+class LanLink:
+    """A meter reached over ECHONET Lite/IP (a bridge such as the SA-M0, or routeb bridge)."""
+
+    transport: LanTransport
+    client: SmartMeterClient
+    reader: MeterReader
+
+    def link_snapshot(self) -> LinkSnapshot:
+        client = self.client.stats
+        return LinkSnapshot(
+            state="ready",
+            requests=client.requests,
+            timeouts=client.timeouts,
+            retransmissions=client.retransmissions,
+            sna_answers=client.sna_answers,
+            malformed=client.malformed,
+            notifications=client.notifications,
+        )
+
+    def session_events(self) -> list[tuple[datetime, str, str]]:
+        return []
+
+
+@contextlib.asynccontextmanager
+async def open_lan_link(
+    url: str,
+    *,
+    client_settings: ClientSettings | None = None,
+    bind: str = "",
+    start_reader: bool = True,
+) -> AsyncIterator[LanLink]:
+    """A meter at ``udp://ADDRESS[:PORT]``: the same client and reader as over Wi-SUN."""
+    address, port = parse_udp_url(url)
+    transport = await open_lan(address, port=port, bind=bind)
+    client = SmartMeterClient(transport, client_settings)
+    receiver = asyncio.get_running_loop().create_task(client.run(), name="routeb-lan-client")
+    try:
+        reader = MeterReader(client)
+        if start_reader:
+            await reader.start(d5_wait=0.5)
+        yield LanLink(transport, client, reader)
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await receiver
+        transport.endpoint.close()

@@ -1,0 +1,186 @@
+"""`routeb run`: the daemon — record everything to SQLite, serve /metrics, publish to MQTT.
+
+Flags override the config, so with ROUTEB_ID / ROUTEB_PASSWORD / ROUTEB_DEVICE set it runs
+with no config file at all. SIGTERM/SIGINT shut down cleanly (SKTERM, flush, close); SIGHUP
+reloads the configuration (new credentials, intervals) and reconnects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+from routeb import __version__
+from routeb.cli._common import Settings, add_connection_args, load_settings, run, setup_logging
+from routeb.collector.daemon import Collector, CollectorSettings, MeterLink
+from routeb.collector.links import open_lan_link, open_wisun
+from routeb.collector.live import LiveHub
+from routeb.collector.recording import StoreRecorder
+from routeb.config import with_overrides
+from routeb.driver.cache import meter_key
+from routeb.driver.session import SessionSettings
+from routeb.errors import ConfigError
+from routeb.export.mqtt import MqttPublisher, MqttSettings
+from routeb.meter.client import ClientSettings
+from routeb.storage import AsyncStore, RetentionPolicy
+from routeb.web.server import HttpServer, build_app, parse_listen
+
+__all__ = ["register"]
+
+_LOG = logging.getLogger(__name__)
+_LEVELS = {"warning": 0, "info": 1, "debug": 2}
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="record continuously to SQLite, serve /metrics, publish MQTT",
+        description="The daemon: polls the meter on schedule, takes its 30-minute pushes, "
+        "backfills every gap from the meter's history, and records it all.",
+    )
+    add_connection_args(parser)
+    parser.add_argument("--db", type=Path, help="SQLite database (default: [storage] db)")
+    parser.add_argument("--listen", help="HTTP HOST:PORT for /metrics (default 127.0.0.1:8610)")
+    parser.add_argument("--log-level", choices=sorted(_LEVELS), help="log verbosity")
+    parser.add_argument("--meter-name", help="the meter's key in the database and MQTT topics")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    verbosity = _LEVELS[args.log_level] if args.log_level else max(1, args.verbose)
+    setup_logging(verbosity)
+    return run(lambda: _daemon(args))
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _connector(
+    settings: Settings, args: argparse.Namespace
+) -> Any:  # returns a zero-argument factory of async context managers
+    polling = settings.config.polling
+    client = ClientSettings(
+        min_gap=polling.min_gap,
+        timer1=polling.timer1,
+        timer2=polling.timer2,
+        retries=polling.retries,
+    )
+    session = SessionSettings(
+        scan_durations=settings.config.meter.scan_durations,
+        show_identifiers=args.show_identifiers,
+    )
+    retry_auth = [args.retry_auth]
+
+    def connect() -> AbstractAsyncContextManager[MeterLink]:
+        if settings.device.startswith("udp://"):
+            return open_lan_link(settings.device, client_settings=client)
+        manager = open_wisun(
+            settings.device,
+            settings.rbid,
+            settings.password,
+            dialect=settings.dialect,
+            state_dir=settings.state_dir,
+            session_settings=session,
+            client_settings=client,
+            retry_auth=retry_auth[0],
+        )
+        retry_auth[0] = False  # only the first attempt clears the latch
+        return manager
+
+    return connect
+
+
+async def _daemon(args: argparse.Namespace) -> int:
+    settings = load_settings(args, need_credentials=not _is_lan(args))
+    config = with_overrides(settings.config, db=args.db, listen=args.listen)
+    host, port = parse_listen(config.http.listen)
+    if not _loopback(host) and config.http.token is None:
+        raise ConfigError(
+            "http.listen",
+            f"listening on {host} exposes your data: set http.token (ROUTEB_TOKEN) first",
+        )
+    meter = args.meter_name or ("m" + meter_key(settings.rbid)[:11] if settings.rbid else "lan")
+    hub = LiveHub()
+    store = AsyncStore(
+        config.storage.db, retention=RetentionPolicy(raw_days=config.storage.retention_days)
+    )
+    await store.open()
+    http = HttpServer(build_app(hub, lambda: {"routeb_build_info": 1.0}), host, port)
+    tasks: list[asyncio.Task[None]] = []
+    stop = asyncio.Event()
+    reload = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload.set)
+    try:
+        await http.start()
+        if config.mqtt.enabled:
+            mqtt = config.mqtt
+            publisher = MqttPublisher(
+                MqttSettings(
+                    url=mqtt.url,
+                    username=mqtt.username,
+                    password=mqtt.password,
+                    base_topic=mqtt.base_topic,
+                    discovery_prefix=mqtt.discovery_prefix,
+                    discovery=mqtt.discovery,
+                    ca_file=mqtt.ca_file,
+                    tls_insecure=mqtt.tls_insecure,
+                ),
+                hub,
+            )
+            tasks.append(asyncio.create_task(publisher.run(), name="routeb-mqtt"))
+        _LOG.info("routeb %s recording meter %s into %s", __version__, meter, config.storage.db)
+        while not stop.is_set():
+            collector = Collector(
+                _connector(settings, args),
+                StoreRecorder(store),
+                hub,
+                CollectorSettings(
+                    meter=meter,
+                    instant_interval=config.polling.instantaneous_interval,
+                    energy_interval=config.polling.energy_interval,
+                    clock_interval=config.polling.clock_interval,
+                ),
+            )
+            running = asyncio.create_task(collector.run(), name="routeb-collector")
+            waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(reload.wait())]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+            await store.flush()
+            if reload.is_set() and not stop.is_set():
+                reload.clear()
+                _LOG.info("SIGHUP: reloading the configuration")
+                try:
+                    settings = load_settings(args, need_credentials=not _is_lan(args))
+                except ConfigError as exc:
+                    _LOG.error("config reload failed, keeping the old one: %s", exc)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await http.stop()
+        await store.close()
+        _LOG.info("routeb run: stopped (session closed, database flushed)")
+    return 0
+
+
+def _is_lan(args: argparse.Namespace) -> bool:
+    device = args.device or ""
+    return device.startswith("udp://")
