@@ -13,7 +13,7 @@ __all__ = ["main"]
 
 # Each module in routeb.cli named here has ``register(subparsers)`` that adds its sub-command
 # and sets ``handler`` (args -> exit status) as a default.
-_COMMANDS: tuple[str, ...] = ("emulate", "scan", "watch")
+_COMMANDS: tuple[str, ...] = ("emulate", "scan", "read", "watch", "run", "export", "db")
 
 
 def build_parser() -> argparse.ArgumentParser:

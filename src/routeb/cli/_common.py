@@ -238,6 +238,11 @@ def run(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
         return asyncio.run(main())
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `routeb export | head`: the reader went away; that is not an error.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except RouteBError as exc:
         print(f"routeb: {exc}", file=sys.stderr)
         return exit_code(exc)
