@@ -29,6 +29,7 @@ __all__ = [
     "MqttConfig",
     "PollingConfig",
     "StorageConfig",
+    "TariffConfig",
     "default_config_path",
     "default_state_dir",
     "load_config",
@@ -152,6 +153,13 @@ class HttpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TariffConfig:
+    """[tariff]: the electricity plan used for costs (docs/tariffs.md)."""
+
+    file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration."""
 
@@ -161,6 +169,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    tariff: TariffConfig = field(default_factory=TariffConfig)
 
 
 def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
@@ -312,7 +321,7 @@ def load_config(
                 file,
                 file,
             )
-    _check_unknown(data, {"meter", "polling", "storage", "mqtt", "http"}, "")
+    _check_unknown(data, {"meter", "polling", "storage", "mqtt", "http", "tariff"}, "")
     return Config(
         _parse_meter(data, environ),
         _parse_polling(data),
@@ -320,7 +329,20 @@ def load_config(
         _parse_storage(data, environ),
         _parse_mqtt(data, environ),
         _parse_http(data, environ),
+        _parse_tariff(data),
     )
+
+
+def _parse_tariff(data: Mapping[str, object]) -> TariffConfig:
+    section = _table(data, "tariff")
+    _check_unknown(section, {"file"}, "tariff")
+    file = _str(section, "file", "tariff.file")
+    if file is None:
+        return TariffConfig()
+    path = Path(file).expanduser()
+    if not path.is_file():
+        raise ConfigError("tariff.file", f"no tariff file at {path}")
+    return TariffConfig(path)
 
 
 def _bool(section: Mapping[str, object], name: str, key: str, default: bool) -> bool:
