@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 from routeb.errors import EchonetDecodeError, UsageError
 
@@ -132,23 +132,40 @@ def _eoj(a: int, b: int, c: int) -> EOJ:
     return eoj
 
 
-@dataclass(frozen=True, slots=True)
-class Property:
-    """One ``EPC PDC EDT`` triple; PDC is ``len(edt)`` (0 for a Get request or an SNA entry)."""
-
+class _PropertyFields(NamedTuple):
     epc: int
     edt: bytes = b""
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.epc <= 0xFF:
-            raise UsageError(f"EPC must be 0..255, got {self.epc}")
-        if len(self.edt) > _MAX_PDC:
-            raise UsageError(f"EDT of EPC 0x{self.epc:02X} is longer than 255 bytes")
+
+class Property(_PropertyFields):
+    """One ``EPC PDC EDT`` triple; PDC is ``len(edt)`` (0 for a Get request or an SNA entry).
+
+    A tuple underneath: decoding builds thousands per second, and tuples are the cheapest
+    immutable value Python has. Public construction is validated; the decoder, whose input is
+    already checked byte by byte, builds them directly.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, epc: int, edt: bytes = b"") -> Property:
+        if isinstance(epc, bool) or not isinstance(epc, int) or not 0 <= epc <= 0xFF:
+            raise UsageError(f"EPC must be 0..255, got {epc!r}")
+        if not isinstance(edt, bytes):
+            edt = bytes(edt)
+        if len(edt) > _MAX_PDC:
+            raise UsageError(f"EDT of EPC 0x{epc:02X} is longer than 255 bytes")
+        return tuple.__new__(cls, (epc, edt))
+
+    def __repr__(self) -> str:
+        return f"Property(epc=0x{self.epc:02X}, edt={self.edt!r})"
 
     @property
     def pdc(self) -> int:
         """The property data counter."""
         return len(self.edt)
+
+
+_tuple_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +234,7 @@ def _decode_properties(
                 f"PDC {pdc} of EPC 0x{data[pos]:02X} runs past the end of the frame",
                 offset=pos + 1,
             )
-        append(Property(data[pos], data[start:stop]))
+        append(_tuple_new(Property, (data[pos], data[start:stop])))
         pos = stop
     return tuple(props), pos
 
@@ -256,14 +273,25 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
         raise EchonetDecodeError(
             f"{end - pos} trailing byte(s) after the properties the OPC announced", offset=pos
         )
-    return Frame(
-        tid,
-        _eoj(data[4], data[5], data[6]),
-        _eoj(data[7], data[8], data[9]),
-        esv,
-        props,
-        get_props,
-    )
+    # Everything was checked above: build the Frame without re-running its validation.
+    frame = _object_new(Frame)
+    _set_tid(frame, tid)
+    _set_seoj(frame, _eoj(data[4], data[5], data[6]))
+    _set_deoj(frame, _eoj(data[7], data[8], data[9]))
+    _set_esv(frame, esv)
+    _set_properties(frame, props)
+    _set_get_properties(frame, get_props)
+    return frame
+
+
+# Slot descriptors of the frozen Frame (frozen only guards __setattr__).
+_object_new = object.__new__
+_set_tid = Frame.__dict__["tid"].__set__
+_set_seoj = Frame.__dict__["seoj"].__set__
+_set_deoj = Frame.__dict__["deoj"].__set__
+_set_esv = Frame.__dict__["esv"].__set__
+_set_properties = Frame.__dict__["properties"].__set__
+_set_get_properties = Frame.__dict__["get_properties"].__set__
 
 
 def _encode_properties(out: bytearray, props: Iterable[Property]) -> None:
