@@ -315,7 +315,7 @@ def load_config(
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(str(file), f"not valid TOML: {exc}") from exc
         mode = file.stat().st_mode
-        if mode & (stat.S_IRGRP | stat.S_IROTH):
+        if stat.S_ISREG(mode) and mode & (stat.S_IRGRP | stat.S_IROTH):
             _LOG.warning(
                 "%s is readable by other users and holds the B-route password: chmod 600 %s",
                 file,

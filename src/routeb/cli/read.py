@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from routeb.cli._common import add_connection_args, connect, load_settings, run, setup_logging
-from routeb.echonet.describe import describe_value, property_json
+from routeb.echonet.describe import describe_value, dumps, property_json
 from routeb.echonet.smartmeter import SMART_METER_PROPERTIES, lookup_property
 from routeb.errors import UsageError
 from routeb.meter.reader import DEFAULT_READ, Reading
@@ -67,20 +66,26 @@ async def _read(args: argparse.Namespace) -> int:
             lookup_property(name)  # fail before touching the radio
     if "all" in args.properties and len(args.properties) > 1:
         raise UsageError("'all' cannot be combined with other properties")
+    # The AIF start-up (D5, maps, D3/E1…) is only needed for scaled energy or "all": a plain
+    # power read goes straight to the meter after the join (the fastest first value).
+    requested = [lookup_property(n).epc for n in args.properties if n != "all"]
+    needs_start = (
+        not args.properties
+        or "all" in args.properties
+        or any(SMART_METER_PROPERTIES[e].scaled for e in requested)
+    )
     async with connect(
-        settings, retry_auth=args.retry_auth, show_identifiers=args.show_identifiers
+        settings,
+        retry_auth=args.retry_auth,
+        show_identifiers=args.show_identifiers,
+        start_reader=needs_start,
     ) as link:
         epcs = _wanted(args.properties, link.reader.info.get_map)
         readings = await link.reader.read(epcs)
+        scale = link.reader.info.scale if needs_start else None
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "properties": [property_json(r.epc, r.edt, r.value) for r in readings.values()],
-                },
-                ensure_ascii=False,
-            )
-        )
+        props = [property_json(r.epc, r.edt, r.value, scale=scale) for r in readings.values()]
+        print(dumps({"properties": props}))
     else:
         for reading in readings.values():
             print(_line(reading))
