@@ -170,6 +170,7 @@ class Collector:
         self.state = LiveState(self.settings.meter)
         self.latched: str | None = None
         self.backfill_done = asyncio.Event()
+        self._history_floor: date | None = None  # the meter has no history before this day
         self._backfill_kick = asyncio.Event()
         hub.publish(self.state)
 
@@ -434,6 +435,8 @@ class Collector:
         info = link.reader.info
         now = _jst(self._clock())
         start = datetime.combine(now.date() - timedelta(days=99), datetime.min.time())
+        if self._history_floor is not None:
+            start = max(start, datetime.combine(self._history_floor, datetime.min.time()))
         missing = await self._recorder.missing_slots(self.settings.meter, start, now)
         plan = plan_backfill(missing, now, history2=0xEC in info.get_map)
         self._publish(backfill_missing=len(missing))
@@ -442,8 +445,19 @@ class Collector:
         wanted = set(missing)
         filled = 0
         for request in plan.requests:
+            floor = self._history_floor
+            if isinstance(request, HistoryDay) and floor is not None and request.day < floor:
+                continue  # before the meter's first data: nothing to ask for
             async with self._gate.background():
                 values = await self._fetch(link, request, info)
+            if isinstance(request, HistoryDay) and not any(
+                v.import_raw is not None for v in values
+            ):
+                # A day with no data at all: the meter's history (or its installation) starts
+                # after it. Older days would be empty too (§B.1 E2: 0xFFFFFFFE = no data).
+                self._history_floor = request.day + timedelta(days=1)
+                wanted = {at for at in wanted if at.date() >= self._history_floor}
+                continue
             got = [v for v in values if v.at in wanted and v.import_raw is not None]
             await self._store_slots(link, got)
             filled += len(got)
