@@ -139,9 +139,7 @@ class Emulator:
         self.options = options
         profile = options.profile
         self.clock = EmulatorClock(speed=options.clock_speed, offset=profile.clock_offset)
-        self.meter = EmulatedMeter(
-            profile, self.clock, max_properties=options.max_properties, rbid=options.rbid
-        )
+        self.meter = EmulatedMeter(profile, self.clock, max_properties=options.max_properties)
         self.radio = RadioMeter(
             profile.mac, profile.channel, profile.effective_pan_id, options.rbid, options.password
         )

@@ -48,12 +48,13 @@ _CHANNEL_MAX: Final = 0x3C
 # §A.7 0x8A: the maker code is 3 bytes; 0x8D: the production number is 12 ASCII bytes.
 _MAKER_MAX: Final = 0xFFFFFF
 _SERIAL_LEN: Final = 12
-# §A.7 0x81: `0 LLLL NNN`, 0x00 = not set, 0xFF = not fixed; L = 1..15 gives 0x08..0x7F.
-# 0x01 announces 16 bytes of position information, which this emulator does not model.
+# §A.7 0x81: `0 LLLL NNN`, 0x00 = not set, 0xFF = not fixed; L = 1..15 gives 0x08..0x7F;
+# 0x80..0xFE are free definitions. 0x01 announces 16 bytes of position information, which a
+# profile cannot hold (a controller may still Set it), and 0x02..0x07 (L = 0) are undefined.
 _LOCATION_NOT_SET: Final = 0x00
 _LOCATION_NOT_FIXED: Final = 0xFF
 _LOCATION_MIN: Final = 0x08
-_LOCATION_MAX: Final = 0x7F
+_LOCATION_MAX: Final = 0xFE
 # Low-voltage contract currents offered in Japan (従量電灯B: 10..60 A); the limiter sizes.
 CONTRACT_AMPERES: Final = (10, 15, 20, 30, 40, 50, 60)
 # Single-phase three-wire (100/200 V, two measured lines) or two-wire (100 V, one line, E8 T
@@ -62,8 +63,15 @@ WIRINGS: Final = ("1P3W", "1P2W")
 _MAX_PV_KW: Final = Decimal(50)  # the low-voltage grid-connection limit for PV is < 50 kW
 _MAX_LOAD_SCALE: Final = Decimal(10)
 _MAX_OFFSET: Final = timedelta(days=366)
+# Installed at most a century before the start (a bound that keeps every date representable).
+_MAX_INSTALLED_DAYS: Final = Decimal(36_500)
 _ABSENT: Final = "absent"  # TOML has no null: `coefficient = "absent"` = the meter lacks D3
-_AUTO: Final = "auto"  # `pan_id = "auto"` = derived from the MAC
+_AUTO: Final = "auto"  # `pan_id = "auto"` = derived from the MAC; `initial_export = "auto"`
+_AUTO_KEYS: Final = frozenset({"pan_id", "initial_export"})
+# `initial_export = "auto"` with solar: enough reverse energy for the queryable history (E4,
+# EC, EE reach back history_days + 1 days at most) not to run below zero. 8 kWh per kW of PV
+# and day bounds the model's clearest June day (≈ 5.5 kWh/kW, docs/emulator-profile.md).
+_PV_KWH_PER_KW_DAY: Final = 8
 _T = TypeVar("_T")
 
 
@@ -88,7 +96,7 @@ class MeterProfile:
     unit_code: int | None = 0x02
     digits: int = 6
     initial_import: int = 432_100
-    initial_export: int = 0
+    initial_export: int | None = None  # None = "auto"
     reverse_measurement: bool = True
     # history and clock
     history_days: int = HISTORY_DAYS
@@ -103,6 +111,7 @@ class MeterProfile:
         _validate(self)
         object.__setattr__(self, "mac", self.mac.upper())
         object.__setattr__(self, "wiring", self.wiring.upper())
+        object.__setattr__(self, "release", self.release.upper())
 
     # -- derived values ------------------------------------------------------------------------
 
@@ -129,6 +138,26 @@ class MeterProfile:
         # §D.3 S03: the PAN ID observed on real meters is the low 16 bits of their EUI-64.
         return int(self.mac[-4:], 16)
 
+    @property
+    def effective_initial_export(self) -> int:
+        """``initial_export``, or for "auto" (None) a counter that never runs below zero.
+
+        Without solar nothing is ever sold, so "auto" is 0. With solar it is the most the
+        panels could have exported over the history a controller can ask for (the shorter of
+        the installation age and ``history_days`` + 1 days), so E4/EC/EE before the start do not
+        show a counter that ran below zero and wrapped (mod 10^digits, §B, if even that is
+        too small for the register).
+        """
+        if self.initial_export is not None:
+            return self.initial_export
+        if not self.solar:
+            return 0
+        days = min(self.installed_days_ago, Decimal(self.history_days + 1))
+        kwh = self.pv_kw * _PV_KWH_PER_KW_DAY * days
+        counts = int(-(-kwh // self.multiplier_kwh))  # ceiling
+        wrap: int = 10**self.digits
+        return counts % wrap
+
     def installed_at(self, epoch: datetime) -> datetime:
         """When the meter was installed, given the meter time at which the emulator started."""
         return epoch - timedelta(days=float(self.installed_days_ago))
@@ -144,7 +173,7 @@ class MeterProfile:
             contract_amperes=self.contract_amperes,
             three_wire=self.three_wire,
             initial_import_kwh=self.initial_import * m,
-            initial_export_kwh=self.initial_export * m,
+            initial_export_kwh=self.effective_initial_export * m,
             installed=self.installed_at(epoch),
             history_days=self.history_days,
         )
@@ -240,8 +269,8 @@ def _to_optional_int(key: str, raw: object) -> int | None:
     return _to_int(key, raw)
 
 
-def _to_pan(key: str, raw: object) -> int | None:
-    """An integer PAN ID, or None for "auto" (derived from the MAC)."""
+def _to_auto_int(key: str, raw: object) -> int | None:
+    """An integer, or None for "auto" (pan_id: from the MAC; initial_export: derived)."""
     if raw is None or raw == _AUTO:
         return None
     return _to_int(key, raw)
@@ -306,14 +335,14 @@ _CONVERTERS: Final = {
     "unit_code": _to_optional_int,
     "digits": _to_int,
     "initial_import": _to_int,
-    "initial_export": _to_int,
+    "initial_export": _to_auto_int,
     "reverse_measurement": _to_bool,
     "history_days": _to_int,
     "installed_days_ago": _to_decimal,
     "clock_offset": _to_offset,
     "mac": _to_str,
     "channel": _to_int,
-    "pan_id": _to_pan,
+    "pan_id": _to_auto_int,
 }
 PROFILE_KEYS: Final = tuple(_CONVERTERS)
 
@@ -349,7 +378,7 @@ def _construct(v: Mapping[str, object]) -> MeterProfile:
         unit_code=_optional(v, "unit_code"),
         digits=_typed(v, "digits", int),
         initial_import=_typed(v, "initial_import", int),
-        initial_export=_typed(v, "initial_export", int),
+        initial_export=_optional(v, "initial_export"),
         reverse_measurement=_typed(v, "reverse_measurement", bool),
         history_days=_typed(v, "history_days", int),
         installed_days_ago=_typed(v, "installed_days_ago", Decimal),
@@ -363,7 +392,7 @@ def _construct(v: Mapping[str, object]) -> MeterProfile:
 def _toml_value(key: str, value: object) -> str:
     """One value in TOML syntax."""
     if value is None:
-        return f'"{_AUTO}"' if key == "pan_id" else f'"{_ABSENT}"'
+        return f'"{_AUTO}"' if key in _AUTO_KEYS else f'"{_ABSENT}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -399,7 +428,7 @@ def _validate(p: MeterProfile) -> None:
         raise ConfigError("contract_amperes", f"must be one of {choices}, got {p.contract_amperes}")
     if not isinstance(p.wiring, str) or p.wiring.upper() not in WIRINGS:
         raise ConfigError("wiring", f"must be one of {', '.join(WIRINGS)}, got {p.wiring!r}")
-    if p.release not in RELEASES:
+    if not isinstance(p.release, str) or p.release.upper() not in RELEASES:
         raise ConfigError("release", f"must be one of {', '.join(RELEASES)}, got {p.release!r}")
     _check_int("maker_code", p.maker_code, 0, _MAKER_MAX, "a 3-byte code 0x000000..0xFFFFFF")
     serial = p.serial_number
@@ -418,7 +447,8 @@ def _validate(p: MeterProfile) -> None:
             loc,
             _LOCATION_MIN,
             _LOCATION_MAX,
-            "0x00 (not set), 0xFF (not fixed) or 0x08..0x7F (0 LLLL NNN, L = 1..15)",
+            "0x00 (not set), 0xFF (not fixed), 0x08..0x7F (0 LLLL NNN, L = 1..15) or "
+            "0x80..0xFE (free definition)",
         )
     if p.coefficient is not None:
         _check_int("coefficient", p.coefficient, 1, MAX_COEFFICIENT)
@@ -431,11 +461,14 @@ def _validate(p: MeterProfile) -> None:
         ("initial_import", p.initial_import),
         ("initial_export", p.initial_export),
     ):
-        _check_int(key, reading, 0, wrap - 1, f"0..{wrap - 1} (below 10^digits)")
+        if reading is not None:
+            _check_int(key, reading, 0, wrap - 1, f"0..{wrap - 1} (below 10^digits)")
     _check_int("history_days", p.history_days, 0, HISTORY_DAYS)
     ago = p.installed_days_ago
-    if not isinstance(ago, Decimal) or not ago.is_finite() or ago < 0:
-        raise ConfigError("installed_days_ago", f"must be a number >= 0, got {ago}")
+    if not isinstance(ago, Decimal) or not ago.is_finite() or not 0 <= ago <= _MAX_INSTALLED_DAYS:
+        raise ConfigError(
+            "installed_days_ago", f"must be a number 0..{_MAX_INSTALLED_DAYS}, got {ago}"
+        )
     if not isinstance(p.clock_offset, timedelta) or abs(p.clock_offset) > _MAX_OFFSET:
         raise ConfigError("clock_offset", f"must be within ±{_MAX_OFFSET.days} days")
     mac = p.mac
