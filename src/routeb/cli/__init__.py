@@ -13,7 +13,7 @@ __all__ = ["main"]
 
 # Each module in routeb.cli named here has ``register(subparsers)`` that adds its sub-command
 # and sets ``handler`` (args -> exit status) as a default.
-_COMMANDS: tuple[str, ...] = ("emulate", "scan", "read", "watch", "run", "export", "db")
+_COMMANDS: tuple[str, ...] = ("emulate", "scan", "read", "watch", "run", "export", "db", "doctor")
 
 
 # One line per command for `routeb --help`, so that help (and every command) imports only
@@ -27,6 +27,7 @@ _SUMMARIES: dict[str, str] = {
     "run": "record continuously to SQLite, serve /metrics, publish MQTT",
     "export": "export recorded data as CSV or JSON lines",
     "db": "database maintenance",
+    "doctor": "check config, device, module, scan, join and meter, with fixes",
 }
 
 
