@@ -13,7 +13,17 @@ __all__ = ["main"]
 
 # Each module in routeb.cli named here has ``register(subparsers)`` that adds its sub-command
 # and sets ``handler`` (args -> exit status) as a default.
-_COMMANDS: tuple[str, ...] = ("emulate", "scan", "read", "watch", "run", "export", "db", "doctor")
+_COMMANDS: tuple[str, ...] = (
+    "emulate",
+    "scan",
+    "read",
+    "watch",
+    "run",
+    "export",
+    "db",
+    "doctor",
+    "init",
+)
 
 
 # One line per command for `routeb --help`, so that help (and every command) imports only
@@ -28,6 +38,7 @@ _SUMMARIES: dict[str, str] = {
     "export": "export recorded data as CSV or JSON lines",
     "db": "database maintenance",
     "doctor": "check config, device, module, scan, join and meter, with fixes",
+    "init": "interactive setup: device, credentials, test join, config file",
 }
 
 

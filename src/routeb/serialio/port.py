@@ -7,6 +7,7 @@ with a message a user can act on, and hands bytes to the caller as they arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 from collections import deque
@@ -25,6 +26,7 @@ from routeb.errors import (
 __all__ = ["DEFAULT_BAUDRATE", "ByteStream", "SerialPort", "open_serial"]
 
 _LOG = logging.getLogger(__name__)
+_CLOSE_TIMEOUT = 2.0
 # serialx logs every byte it moves at DEBUG, split at arbitrary chunk boundaries, so a
 # SKSETRBID / SKSETPWD line cannot be reliably masked there. Our driver logs each line itself,
 # masked; the library's byte traces stay off even when the root logger is at DEBUG.
@@ -93,6 +95,7 @@ class _StreamProtocol(asyncio.Protocol):
         self.ready = asyncio.Event()
         self.lost: Exception | None = None
         self.closed = False
+        self.gone = asyncio.Event()  # set by connection_lost: the descriptor is really closed
 
     def data_received(self, data: bytes) -> None:
         if self.size + len(data) > _MAX_BUFFERED:
@@ -107,6 +110,7 @@ class _StreamProtocol(asyncio.Protocol):
         self.closed = True
         self.lost = exc
         self.ready.set()
+        self.gone.set()
 
 
 class SerialPort:
@@ -152,11 +156,11 @@ class SerialPort:
         """Close the device; idempotent."""
         if not self._protocol.closed:
             self._transport.close()
-            # Let the transport deliver connection_lost.
-            for _ in range(10):
-                if self._protocol.closed:
-                    break
-                await asyncio.sleep(0)
+            # serialx closes in the background: wait until the descriptor (and its exclusive
+            # lock) is released, or the next open — maybe in another event loop — finds the
+            # device busy.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._protocol.gone.wait(), _CLOSE_TIMEOUT)
         self._protocol.closed = True
         self._protocol.ready.set()
 
