@@ -86,7 +86,9 @@ def main() -> None:
     profile = MeterProfile()
     channel_index = profile.channel - 0x21
     scan = SCAN_SLOT * (2**6 + 1) * (channel_index + 1) * scale
-    round_trip = (SEND_DONE[0] + ANSWER_DELAY[0]) * scale
+    # The emulator draws EVENT 21 and the answer delay uniformly (protocol.md §E): a median run
+    # meets their means, so the floor of a median uses the means too.
+    round_trip = (sum(SEND_DONE) / 2 + sum(ANSWER_DELAY) / 2) * scale
     join = JOIN_OK_SECONDS * scale
     interpreter = statistics.median(python)
     floor_warm = interpreter + join + round_trip
