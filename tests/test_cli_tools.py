@@ -100,3 +100,32 @@ async def test_read_json_and_exit_codes(
     monkeypatch.setenv("ROUTEB_PASSWORD", DEFAULT_PASSWORD)
     monkeypatch.setenv("ROUTEB_DEVICE", str(env / "missing-tty"))
     assert await run_cli("read") == 5  # device problem
+
+
+async def test_watch_prints_updates_and_survives_the_meter_ending_the_session(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator = Emulator(EmulatorOptions(time_scale=0.01))
+    ready = await emulator.start()
+    try:
+        monkeypatch.setenv("ROUTEB_ID", DEFAULT_ID)
+        monkeypatch.setenv("ROUTEB_PASSWORD", DEFAULT_PASSWORD)
+        monkeypatch.setenv("ROUTEB_DEVICE", ready["serial"])
+        monkeypatch.setenv("ROUTEB_CONFIG", "/dev/null")
+
+        async def end_session_soon() -> None:
+            await asyncio.sleep(7)
+            for module in emulator.modules:
+                module.inject("event26")
+
+        kicker = asyncio.create_task(end_session_soon())
+        assert await run_cli("watch", "--json", "--interval", "5", "--updates", "3") == 0
+        await kicker
+    finally:
+        await emulator.close()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3
+    assert all(isinstance(line["power_w"], int) for line in lines)
+    assert lines[0]["today_kwh"] is not None
+    assert lines[-1]["link"] == "ready"
+    assert lines[-1]["rejoins"] >= 1  # EVENT 26 at 7 s: rejoined, and still updating
