@@ -22,12 +22,15 @@ from routeb.driver.session import SessionSettings
 from routeb.echonet.energy import CumulativeEnergy
 from routeb.echonet.smartmeter import DailyHistory, FixedTimeEnergy
 from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, EmulatorOptions
-from routeb.emulator.clock import floor_slot
+from routeb.emulator.clock import EmulatorClock, floor_slot
 from routeb.emulator.household import Direction
-from routeb.emulator.module import ModuleFaults
+from routeb.emulator.meter import EmulatedMeter
+from routeb.emulator.module import EmulatedModule, ModuleFaults, RadioMeter
+from routeb.emulator.profile import MeterProfile
 from routeb.errors import AuthenticationError, CredentialsLatchedError, MeterNotFoundError
 from routeb.meter.client import ClientSettings
 from routeb.skstack.events import Dialect
+from routeb.transport.memory import LinkFaults, byte_pipe
 
 FAST = 0.01
 RBID = Secret(DEFAULT_ID)
@@ -224,3 +227,76 @@ async def test_secrets_never_logged_at_debug(
         content = path.read_text(encoding="utf-8", errors="replace")
         assert DEFAULT_ID not in content
         assert DEFAULT_PASSWORD not in content
+
+
+async def test_over_a_memory_link_that_splits_and_delays_bytes(tmp_path: Path) -> None:
+    """The driver over an in-memory UART that cuts writes into 1–3 byte pieces and delays
+    them; the emulated module is the other end. Byte drops are covered by the garble fault."""
+    faults = LinkFaults(max_chunk=3, delay=0.0005, seed=3)
+    host, device = byte_pipe(faults, faults)
+    clock = EmulatorClock()
+    profile = MeterProfile()
+    meter = EmulatedMeter(profile, clock)
+    module = EmulatedModule(
+        dialect=Dialect.BP35C2,
+        meter=meter,
+        radio=RadioMeter(
+            profile.mac, profile.channel, profile.effective_pan_id, DEFAULT_ID, DEFAULT_PASSWORD
+        ),
+        write=device.write,
+        meter_now=clock.now,
+        meter_seconds_until=clock.seconds_until,
+        time_scale=FAST,
+    )
+
+    async def pump() -> None:
+        while True:
+            module.feed(await device.read())
+
+    pumping = asyncio.create_task(pump())
+
+    async def opener(_url: str) -> object:
+        return host
+
+    try:
+        async with open_wisun(
+            "memory://",
+            RBID,
+            PASSWORD,
+            state_dir=tmp_path,
+            session_settings=SESSION,
+            client_settings=CLIENT,
+            opener=opener,  # type: ignore[arg-type]
+        ) as link:
+            readings = await link.reader.read([0xE7, 0xE8, 0xE0])
+            assert all(r.available for r in readings.values())
+            normal, _ = await link.reader.history_day(0)
+            assert len(normal.raw) == 48
+    finally:
+        pumping.cancel()
+        module.close()
+
+
+async def test_transmit_budget_pauses_then_resumes(tmp_path: Path) -> None:
+    # At a time scale of 0.001 the hourly window lasts 3.6 s: EVENT 32, a pause, EVENT 33.
+    emu = await start(time_scale=0.001, faults=ModuleFaults(tx_budget=0.05))
+    try:
+        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+            await read_power_after(link, 2.0)
+            assert sum(m.stats.get("tx_limited", 0) for m in emu.modules) >= 1
+            assert link.session.stats.module_events.get("32", 0) >= 1
+    finally:
+        await emu.close()
+
+
+async def test_a_stale_cached_channel_leads_to_a_rescan(tmp_path: Path) -> None:
+    emu = await start(faults=ModuleFaults(channel_change_after=150.0))  # 1.5 s
+    try:
+        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+            await read_power_after(link, 3.0)
+            assert sum(m.stats.get("channel_change", 0) for m in emu.modules) == 1
+            assert link.session.meter is not None
+            assert link.session.meter.channel == emu.modules[-1].channel
+            assert link.session.stats.recovery.scans >= 2  # the cached channel failed
+    finally:
+        await emu.close()

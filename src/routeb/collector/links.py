@@ -16,7 +16,7 @@ from pathlib import Path
 
 from routeb._redact import Secret
 from routeb.collector.live import LinkSnapshot
-from routeb.driver.session import BRouteSession, ScanProgress, SessionSettings
+from routeb.driver.session import BRouteSession, Opener, ScanProgress, SessionSettings
 from routeb.meter.client import ClientSettings, SmartMeterClient
 from routeb.meter.reader import MeterReader
 from routeb.skstack.events import Dialect, lqi_to_rssi
@@ -80,6 +80,7 @@ async def open_wisun(
     on_scan_progress: Callable[[ScanProgress], None] | None = None,
     retry_auth: bool = False,
     start_reader: bool = True,
+    opener: Opener | None = None,
 ) -> AsyncIterator[WiSunLink]:
     """Connect and yield a ready link; SKTERM and close on exit."""
     session = BRouteSession(
@@ -90,6 +91,7 @@ async def open_wisun(
         state_dir=state_dir,
         settings=session_settings,
         on_scan_progress=on_scan_progress,
+        opener=opener,
     )
     if retry_auth:
         session.clear_latch()
