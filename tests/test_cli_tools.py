@@ -129,3 +129,28 @@ async def test_watch_prints_updates_and_survives_the_meter_ending_the_session(
     assert lines[0]["today_kwh"] is not None
     assert lines[-1]["link"] == "ready"
     assert lines[-1]["rejoins"] >= 1  # EVENT 26 at 7 s: rejoined, and still updating
+
+
+async def test_scan_lists_meters_without_revealing_the_pairing_id(
+    device: str, env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ROUTEB_ID", DEFAULT_ID)
+    monkeypatch.setenv("ROUTEB_PASSWORD", DEFAULT_PASSWORD)
+    monkeypatch.setenv("ROUTEB_CONFIG", "/dev/null")
+    assert await run_cli("scan", "--device", device, "--json", "--duration", "4") == 0
+    captured = capsys.readouterr()
+    found = [json.loads(line) for line in captured.out.splitlines()]
+    assert found == [
+        {
+            "channel": 0x3B,
+            "pan_id": "6677",
+            "mac": "0011223344556677",
+            "lqi": 0xB2,
+            "rssi": round(0.275 * 0xB2 - 104.27, 1),
+            "side": None,
+            "pairing_id": "yours",
+        }
+    ]
+    assert DEFAULT_ID[-8:] not in captured.out + captured.err
+    monkeypatch.setenv("ROUTEB_ID", "F" * 32)
+    assert await run_cli("scan", "--device", device, "--json", "--duration", "4") == 4
