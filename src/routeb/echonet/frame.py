@@ -241,7 +241,8 @@ def _decode_properties(
 
 def decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
     """Decode one ECHONET Lite frame strictly; raise EchonetDecodeError for anything else."""
-    data = bytes(data)
+    if type(data) is not bytes:
+        data = bytes(data)
     end = len(data)
     if end < 4:
         raise EchonetDecodeError("frame shorter than EHD1 EHD2 TID", offset=end)
@@ -267,7 +268,23 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
     else:
         if opc == 0:
             raise EchonetDecodeError("OPC is 0; a frame carries 1..255 properties", offset=11)
-        props, pos = _decode_properties(data, _HEADER_LEN, opc, end)
+        # The common case, inlined: one property list (§A.1).
+        items: list[Property] = []
+        pos = _HEADER_LEN
+        for _ in range(opc):
+            if pos + 2 > end:
+                raise EchonetDecodeError(
+                    "frame ends before the EPC/PDC of a property the OPC announced", offset=pos
+                )
+            stop = pos + 2 + data[pos + 1]
+            if stop > end:
+                raise EchonetDecodeError(
+                    f"PDC {data[pos + 1]} of EPC 0x{data[pos]:02X} runs past the end of the frame",
+                    offset=pos + 1,
+                )
+            items.append(_tuple_new(Property, (data[pos], data[pos + 2 : stop])))
+            pos = stop
+        props = tuple(items)
         get_props = ()
     if pos != end:
         raise EchonetDecodeError(

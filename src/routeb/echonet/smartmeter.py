@@ -452,6 +452,11 @@ def _encode_power(value: object) -> bytes:
     return watts.to_bytes(4, "big", signed=True)
 
 
+# Decimal amperes by 0.1 A count: the range is small (±3276.7 A) and a house stays within a
+# few hundred counts, so memoising the conversion is cheap and saves most of E8's decode time.
+_AMPERES: dict[int, Decimal] = {}
+
+
 def _amperes(raw: int, offset: int) -> Decimal | None:
     if raw == E8_NO_DATA:
         return None
@@ -459,7 +464,10 @@ def _amperes(raw: int, offset: int) -> Decimal | None:
         raise EchonetDecodeError(
             f"current 0x{raw & 0xFFFF:04X} is an overflow/underflow code", offset=offset, epc=0xE8
         )
-    return Decimal(raw).scaleb(-1)
+    value = _AMPERES.get(raw)
+    if value is None:
+        value = _AMPERES[raw] = Decimal(raw).scaleb(-1)
+    return value
 
 
 def _decode_currents(edt: bytes, _scale: EnergyScale | None = None) -> InstantaneousCurrents:
