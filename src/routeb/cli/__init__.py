@@ -14,6 +14,7 @@ __all__ = ["main"]
 # Each module in routeb.cli named here has ``register(subparsers)`` that adds its sub-command
 # and sets ``handler`` (args -> exit status) as a default.
 _COMMANDS: tuple[str, ...] = (
+    "decode",
     "emulate",
     "scan",
     "read",

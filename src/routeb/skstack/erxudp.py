@@ -1,65 +1,116 @@
 """ERXUDP lines in every dialect (protocol.md §D.4), parsed strictly and built exactly.
 
-Layouts, by the tokens before DATA:
-- BP35A1 / RL7023-IPS (9): ``ERXUDP SENDER DEST RPORT LPORT SENDERLLA SECURED DATALEN DATA``;
-- BP35C0/C2 (10): ``… SENDERLLA SECURED SIDE DATALEN DATA``;
-- BP35C0/C2 with SA2 = 1 (11): ``… SENDERLLA LQI SECURED SIDE DATALEN DATA``.
+Layouts (token 0 is ``ERXUDP``; DATA follows DATALEN and one space):
+
+- BP35A1 / RL7023-IPS, 9 tokens: ``ERXUDP SENDER DEST RPORT LPORT SENDERLLA SECURED DATALEN DATA``;
+- BP35C0/C2, SA2 = 0, 10 tokens: ``… SENDERLLA SECURED SIDE DATALEN DATA``;
+- BP35C0/C2, SA2 = 1, 11 tokens: ``… SENDERLLA LQI SECURED SIDE DATALEN DATA``.
+
 DATA is hex ASCII (2 × DATALEN characters, WOPT 01) or raw binary (DATALEN bytes, which may
-contain CR LF), always followed by CRLF on the wire. The layout is told apart by field widths
-(SECURED and SIDE are one character, LQI two, DATALEN four), so no dialect flag is needed.
+contain CR LF, WOPT 00), always followed by CRLF on the wire (§D.4). The layout is told apart by
+field widths (SECURED and SIDE are one character, LQI two, DATALEN four), so no dialect flag is
+needed. :func:`parse_header` is the incremental half shared with the stream parser.
 """
 
 from __future__ import annotations
 
-import ipaddress
+from dataclasses import dataclass
 from typing import Final
 
-from routeb.errors import SkstackProtocolError
+from routeb.errors import SkstackProtocolError, UsageError
 from routeb.skstack.events import UdpReceived
 
-__all__ = ["HEADER_LIMIT", "MAX_DATALEN", "format_erxudp", "parse_erxudp_line", "split_header"]
+__all__ = [
+    "HEADER_LIMIT",
+    "MAX_DATALEN",
+    "PREFIX",
+    "ErxudpHeader",
+    "decode_data",
+    "format_erxudp",
+    "is_full_ipv6",
+    "parse_erxudp_line",
+    "parse_header",
+]
 
 PREFIX: Final = b"ERXUDP "
 CRLF: Final = b"\r\n"
-# protocol.md §D.1 SKSENDTO: DATALEN 0001..04D0 (1232 bytes), the module's UDP payload limit.
+# §D.1 SKSENDTO: DATALEN 0001..04D0 (1232 bytes = IPv6 minimum MTU 1280 − 40 − 8), so no UDP
+# payload the module can report is longer.
 MAX_DATALEN: Final = 0x04D0
-# The longest header: "ERXUDP" + 2 × 39-char addresses + ports, MAC, LQI, flags, DATALEN.
+# The longest valid header (§D.4 field widths): "ERXUDP" + 2 × 39-char addresses + 2 × 4-digit
+# ports + 16-digit MAC + LQI 2 + SECURED 1 + SIDE 1 + DATALEN 4, with 10 separating spaces =
+# 126 bytes. Anything that has not finished its header after this many bytes is garbage.
 HEADER_LIMIT: Final = 160
-_HEX: Final = frozenset(b"0123456789ABCDEFabcdef")
+# §D.4: "addresses are 39-char full IPv6 (uppercase, 4-hex groups)".
+IPV6_TEXT_LENGTH: Final = 39
+MAC_DIGITS: Final = 16
+_HEX_BYTES: Final = frozenset(b"0123456789ABCDEFabcdef")
+_HEX_TEXT: Final = frozenset("0123456789ABCDEFabcdef")
+_UPPER_HEX: Final = frozenset("0123456789ABCDEF")
+
+
+@dataclass(frozen=True, slots=True)
+class ErxudpHeader:
+    """Every ERXUDP field before DATA, validated (§D.4)."""
+
+    sender: str
+    destination: str
+    remote_port: int
+    local_port: int
+    sender_mac: str
+    secured: int
+    side: int | None
+    lqi: int | None
+    length: int  # DATALEN, in bytes
+
+    def with_data(self, data: bytes) -> UdpReceived:
+        return UdpReceived(
+            sender=self.sender,
+            destination=self.destination,
+            remote_port=self.remote_port,
+            local_port=self.local_port,
+            sender_mac=self.sender_mac,
+            secured=self.secured,
+            data=data,
+            side=self.side,
+            lqi=self.lqi,
+        )
+
+
+def is_full_ipv6(text: str) -> bool:
+    """True for the 39-character, 8 × 4-hex-digit form modules print (§D.4), any letter case."""
+    if len(text) != IPV6_TEXT_LENGTH:
+        return False
+    groups = text.split(":")
+    return len(groups) == 8 and all(len(g) == 4 and set(g) <= _HEX_TEXT for g in groups)
 
 
 def _hex_field(token: bytes, width: int, name: str, offset: int) -> int:
-    if len(token) != width or not set(token) <= _HEX:
+    if len(token) != width or not set(token) <= _HEX_BYTES:
         raise SkstackProtocolError(f"{name} must be {width} hex digits", offset=offset)
     return int(token, 16)
 
 
 def _address(token: bytes, name: str, offset: int) -> str:
-    try:
-        text = token.decode("ascii")
-        ipaddress.IPv6Address(text)
-    except (UnicodeDecodeError, ValueError):
-        raise SkstackProtocolError(f"{name} is not an IPv6 address", offset=offset) from None
+    text = token.decode("latin-1")
+    if not is_full_ipv6(text):
+        raise SkstackProtocolError(f"{name} is not a 39-character IPv6 address", offset=offset)
     return text
 
 
-def split_header(buffer: bytes | bytearray) -> tuple[list[tuple[int, bytes]], int] | None:
-    """Tokens (offset, bytes) up to and including DATALEN, and the offset where DATA starts.
-
-    None when ``buffer`` does not hold the whole header yet. Raises SkstackProtocolError when
-    what is there cannot be an ERXUDP header (a line end or a bad width before DATALEN).
-    """
+def _split(buffer: bytes | bytearray) -> tuple[list[tuple[int, bytes]], int] | None:
+    """Tokens (offset, bytes) from ``ERXUDP`` to DATALEN, and the offset where DATA starts."""
     tokens: list[tuple[int, bytes]] = []
     pos = 0
     limit = min(len(buffer), HEADER_LIMIT)
     while True:
         space = buffer.find(b" ", pos, limit)
-        line_end = min(
-            (i for i in (buffer.find(b"\r", pos, limit), buffer.find(b"\n", pos, limit)) if i >= 0),
-            default=-1,
-        )
-        if line_end >= 0 and (space < 0 or line_end < space):
-            raise SkstackProtocolError("ERXUDP line ends before its data", offset=line_end)
+        stop = space if space >= 0 else limit
+        cr = buffer.find(b"\r", pos, stop)
+        lf = buffer.find(b"\n", pos, stop)
+        ends = [i for i in (cr, lf) if i >= 0]
+        if ends:
+            raise SkstackProtocolError("ERXUDP line ends before its data", offset=min(ends))
         if space < 0:
             if len(buffer) >= HEADER_LIMIT:
                 raise SkstackProtocolError("ERXUDP header is too long", offset=HEADER_LIMIT)
@@ -67,7 +118,7 @@ def split_header(buffer: bytes | bytearray) -> tuple[list[tuple[int, bytes]], in
         tokens.append((pos, bytes(buffer[pos:space])))
         pos = space + 1
         count = len(tokens)
-        # tokens[0] is "ERXUDP"; [6] decides the layout (see the module docstring).
+        # tokens[6] and [7] decide the layout (see the module docstring).
         if count == 8 and len(tokens[6][1]) == 1 and len(tokens[7][1]) == 4:
             return tokens, pos  # BP35A1: SECURED DATALEN
         if count == 9 and len(tokens[6][1]) == 1 and len(tokens[7][1]) == 1:
@@ -75,22 +126,25 @@ def split_header(buffer: bytes | bytearray) -> tuple[list[tuple[int, bytes]], in
         if count == 10 and len(tokens[6][1]) == 2:
             return tokens, pos  # BP35C2, SA2 = 1: LQI SECURED SIDE DATALEN
         if count >= 10:
-            raise SkstackProtocolError("ERXUDP header has no recognisable layout", offset=pos)
+            raise SkstackProtocolError("ERXUDP header has no known field layout", offset=pos)
 
 
-def header_fields(tokens: list[tuple[int, bytes]]) -> tuple[dict[str, object], int]:
-    """The typed header fields and DATALEN (validated)."""
+def parse_header(buffer: bytes | bytearray) -> tuple[ErxudpHeader, int] | None:
+    """The header at the start of ``buffer`` and the offset where DATA starts.
+
+    None while ``buffer`` may still grow into a valid header; SkstackProtocolError as soon as
+    it cannot be one (a line end or a bad field before DATALEN, an impossible DATALEN).
+    """
+    if not buffer.startswith(PREFIX[: len(buffer)]):
+        raise SkstackProtocolError("not an ERXUDP line", offset=0)
+    split = _split(buffer)
+    if split is None:
+        return None
+    tokens, start = split
     if tokens[0][1] != b"ERXUDP":
         raise SkstackProtocolError("not an ERXUDP line", offset=0)
     (o1, sender), (o2, dest), (o3, rport), (o4, lport), (o5, mac) = tokens[1:6]
-    fields: dict[str, object] = {
-        "sender": _address(sender, "SENDER", o1),
-        "destination": _address(dest, "DEST", o2),
-        "remote_port": _hex_field(rport, 4, "RPORT", o3),
-        "local_port": _hex_field(lport, 4, "LPORT", o4),
-        "sender_mac": mac.decode("ascii") if len(mac) == 16 and set(mac) <= _HEX else None,
-    }
-    if fields["sender_mac"] is None:
+    if len(mac) != MAC_DIGITS or not set(mac) <= _HEX_BYTES:
         raise SkstackProtocolError("SENDERLLA must be 16 hex digits", offset=o5)
     rest = tokens[6:]
     lqi: int | None = None
@@ -105,42 +159,75 @@ def header_fields(tokens: list[tuple[int, bytes]]) -> tuple[dict[str, object], i
     length = _hex_field(length_token, 4, "DATALEN", length_offset)
     if length > MAX_DATALEN:
         raise SkstackProtocolError(f"DATALEN {length} exceeds {MAX_DATALEN}", offset=length_offset)
-    fields.update(secured=secured, side=side, lqi=lqi)
-    return fields, length
+    header = ErxudpHeader(
+        sender=_address(sender, "SENDER", o1),
+        destination=_address(dest, "DEST", o2),
+        remote_port=_hex_field(rport, 4, "RPORT", o3),
+        local_port=_hex_field(lport, 4, "LPORT", o4),
+        sender_mac=mac.decode("ascii"),
+        secured=secured,
+        side=side,
+        lqi=lqi,
+        length=length,
+    )
+    return header, start
 
 
-def decode_data(rest: bytes, length: int, offset: int) -> bytes:
-    """DATA as bytes: exactly 2×length hex characters or exactly length raw bytes."""
-    if len(rest) == 2 * length and length and set(rest) <= _HEX:
-        return bytes.fromhex(rest.decode("ascii"))
-    if len(rest) == length:
-        return bytes(rest)
+def decode_data(data: bytes | bytearray, length: int, offset: int) -> bytes:
+    """DATA without its CRLF: exactly 2 × length hex characters, or exactly length raw bytes."""
+    if length and len(data) == 2 * length and set(data) <= _HEX_BYTES:
+        return bytes.fromhex(data.decode("ascii"))
+    if len(data) == length:
+        return bytes(data)
     raise SkstackProtocolError(
-        f"DATA has {len(rest)} bytes, DATALEN says {length} (binary) or {2 * length} (hex)",
+        f"DATA has {len(data)} bytes; DATALEN {length} needs {length} (binary) "
+        f"or {2 * length} hex digits",
         offset=offset,
     )
 
 
 def parse_erxudp_line(line: bytes) -> UdpReceived:
-    """One whole ERXUDP line (trailing CRLF optional), any layout, hex or binary data."""
-    if not line.startswith(PREFIX):
-        raise SkstackProtocolError("not an ERXUDP line", offset=0)
-    split = split_header(line)
-    if split is None:
+    """One whole ERXUDP line (trailing CRLF optional), any layout, hex or binary data.
+
+    Strict: raises SkstackProtocolError (with the byte offset) for anything malformed.
+    """
+    parsed = parse_header(line)
+    if parsed is None:
         raise SkstackProtocolError("ERXUDP header is incomplete", offset=len(line))
-    tokens, start = split
-    fields, length = header_fields(tokens)
+    header, start = parsed
+    length = header.length
     rest = line[start:]
-    if len(rest) in (length + 2, 2 * length + 2) and rest.endswith(CRLF):
-        candidate = rest[:-2]
-        if len(candidate) in (length, 2 * length):
-            rest = candidate
-    data = decode_data(rest, length, start)
-    return UdpReceived(data=data, **fields)  # type: ignore[arg-type]
+    # With CRLF, the body is length + 2 (binary) or 2 × length + 2 (hex) bytes. Stripping it is
+    # unambiguous: a body of length + 2 bytes without CRLF would have to be hex (2 × length), so
+    # length = 2, and "xx\r\n" is not hex.
+    if rest.endswith(CRLF) and len(rest) - 2 in (length, 2 * length):
+        rest = rest[:-2]
+    return header.with_data(decode_data(rest, length, start))
 
 
 def format_erxudp(rx: UdpReceived, *, hex_data: bool) -> bytes:
-    """The exact line, CRLF included; the layout follows ``rx.side`` and ``rx.lqi``."""
+    """The exact line, CRLF included; the layout follows ``rx.side`` and ``rx.lqi`` (§D.4).
+
+    Raises UsageError for values no module prints (LQI without SIDE, widths out of range).
+    """
+    if rx.lqi is not None and rx.side is None:
+        raise UsageError("ERXUDP with LQI (SA2 = 1) always carries SIDE (§D.4)")
+    for name, address in (("sender", rx.sender), ("destination", rx.destination)):
+        if not is_full_ipv6(address):
+            raise UsageError(f"ERXUDP {name} must be a 39-character IPv6 address: {address!r}")
+    if len(rx.sender_mac) != MAC_DIGITS or not set(rx.sender_mac) <= _HEX_TEXT:
+        raise UsageError("SENDERLLA is 16 hex digits")
+    checks = (
+        ("remote_port", rx.remote_port, 0xFFFF),
+        ("local_port", rx.local_port, 0xFFFF),
+        ("secured", rx.secured, 0xF),
+        ("side", 0 if rx.side is None else rx.side, 0xF),
+        ("lqi", 0 if rx.lqi is None else rx.lqi, 0xFF),
+        ("data length", len(rx.data), MAX_DATALEN),
+    )
+    for name, value, top in checks:
+        if not 0 <= value <= top:
+            raise UsageError(f"ERXUDP {name} {value} is out of range 0..{top}")
     parts = [
         "ERXUDP",
         rx.sender,
@@ -152,8 +239,8 @@ def format_erxudp(rx: UdpReceived, *, hex_data: bool) -> bytes:
     if rx.lqi is not None:
         parts.append(f"{rx.lqi:02X}")
     parts.append(f"{rx.secured:X}")
-    if rx.side is not None or rx.lqi is not None:
-        parts.append(f"{rx.side or 0:X}")
+    if rx.side is not None:
+        parts.append(f"{rx.side:X}")
     parts.append(f"{len(rx.data):04X}")
     head = (" ".join(parts) + " ").encode("ascii")
     body = rx.data.hex().upper().encode("ascii") if hex_data else rx.data
