@@ -189,6 +189,7 @@ async def read_power_after(link: WiSunLink, seconds: float) -> None:
         (ModuleFaults(event29_every=60.0), "joined"),  # lifetime expiry → EVENT 29 then 25
         (ModuleFaults(drop=0.3), "dropped"),  # lost answers → retransmissions
         (ModuleFaults(reset_every=150.0), "spontaneous_reset"),  # module resets itself
+        (ModuleFaults(garble=0.05), "garbled"),  # corrupted serial lines
     ],
 )
 async def test_recovers_from_faults(tmp_path: Path, faults: ModuleFaults, counter: str) -> None:
