@@ -49,7 +49,17 @@ base_topic = "home/energy"
     config.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTEB_")}
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "routeb", "run", "--config", str(config), "--meter-name", "m1"],
+        [
+            sys.executable,
+            "-m",
+            "routeb",
+            "run",
+            "--config",
+            str(config),
+            "--meter-name",
+            "m1",
+            "--log-json",
+        ],
         env=env,
         stderr=subprocess.PIPE,
     )
@@ -81,6 +91,19 @@ base_topic = "home/energy"
         cmps = discovery["cmps"]
         assert isinstance(cmps, dict)
         assert cmps["energy_import"]["state_class"] == "total_increasing"
+        # SIGHUP: the configuration is reloaded and the daemon reconnects and keeps publishing.
+        daemon.send_signal(signal.SIGHUP)
+        async with (
+            asyncio.timeout(60),
+            aiomqtt.Client("127.0.0.1", broker.port) as client,
+        ):
+            await client.subscribe("home/energy/m1/availability")
+            seen = []
+            async for message in client.messages:
+                seen.append(message.payload)
+                if b"online" in seen[1:]:
+                    break
+        assert daemon.poll() is None
     finally:
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(30)
@@ -90,3 +113,6 @@ base_topic = "home/energy"
         await emulator.close()
     assert code == 0, log
     assert DEFAULT_PASSWORD not in log
+    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any("reloading the configuration" in e["message"] for e in entries)
+    assert {"time", "level", "logger", "message"} <= set(entries[0])

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
 import logging
 import os
 import sys
@@ -110,11 +111,30 @@ class _SecretFilter(logging.Filter):
 _FILTER: Final = _SecretFilter()
 
 
-def setup_logging(verbosity: int) -> None:
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line (for journald/Loki/…): time, level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(verbosity: int, *, json_lines: bool = False) -> None:
     """WARNING by default, INFO with -v, DEBUG with -vv; secrets masked in every record."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        _JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(_FILTER)
     root = logging.getLogger()
     for old in list(root.handlers):

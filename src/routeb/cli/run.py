@@ -49,13 +49,14 @@ def register(sub: Any) -> None:
     parser.add_argument("--db", type=Path, help="SQLite database (default: [storage] db)")
     parser.add_argument("--listen", help="HTTP HOST:PORT for /metrics (default 127.0.0.1:8610)")
     parser.add_argument("--log-level", choices=sorted(_LEVELS), help="log verbosity")
+    parser.add_argument("--log-json", action="store_true", help="logs as JSON lines")
     parser.add_argument("--meter-name", help="the meter's key in the database and MQTT topics")
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
     verbosity = _LEVELS[args.log_level] if args.log_level else max(1, args.verbose)
-    setup_logging(verbosity)
+    setup_logging(verbosity, json_lines=args.log_json)
     return run(lambda: _daemon(args))
 
 
