@@ -57,12 +57,14 @@ def main() -> None:
         config.chmod(0o600)
         run = subprocess.Popen(
             [sys.executable, "-m", "routeb", "run", "--config", str(config)],
-            stderr=subprocess.DEVNULL,
+            stderr=open(work / "run.log", "wb"),  # noqa: SIM115 - closed with the process
         )
         samples: list[tuple[float, float, float]] = []  # (elapsed, rss MB, cpu s)
         start = time.monotonic()
         while time.monotonic() - start < args.minutes * 60:
             time.sleep(10)
+            if run.poll() is not None:
+                raise SystemExit(f"routeb run exited with {run.returncode}")
             samples.append((time.monotonic() - start, _rss_mb(run.pid), _cpu_seconds(run.pid)))
     finally:
         for child in (run, emulator):

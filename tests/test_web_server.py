@@ -34,6 +34,7 @@ def test_parse_listen() -> None:
     assert parse_listen("127.0.0.1:8610") == ("127.0.0.1", 8610)
     assert parse_listen("[::1]:9000") == ("::1", 9000)
     assert parse_listen(":80") == ("127.0.0.1", 80)
+    assert parse_listen("127.0.0.1:0") == ("127.0.0.1", 0)
     for bad in ("localhost", "host:x", "h:70000"):
         with pytest.raises(ValueError, match=r"."):
             parse_listen(bad)

@@ -31,7 +31,7 @@ def parse_listen(text: str) -> tuple[str, int]:
         raise ValueError(f"expected HOST:PORT, got {text!r}")
     host = host.strip("[]") or "127.0.0.1"
     number = int(port)
-    if not 0 < number < 65536:
+    if not 0 <= number < 65536:  # 0 = any free port
         raise ValueError(f"port {number} is out of range")
     return host, number
 
