@@ -1,0 +1,461 @@
+"""The tariff itself: billing periods and the arithmetic of a bill (docs/tariffs.md)."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final, TypeVar
+
+from routeb.errors import UsageError
+from routeb.tariff._model import JST, Bill, CostLine, HalfHour
+from routeb.tariff._rounding import apply_rounding
+
+__all__ = ["BaseCharge", "Rounding", "Tariff", "Tier", "TouPeriod"]
+
+_ZERO: Final = Decimal(0)
+_KWH_STEP: Final = Decimal("0.01")  # prorated tier limits are rounded to 0.01 kWh
+_K = TypeVar("_K", int, tuple[int, int])
+_DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One step of a tiered energy rate: ``up_to`` kWh per billing period (None: no limit)."""
+
+    up_to: Decimal | None
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class TouPeriod:
+    """One time-of-use period: the half-hour slots (0 = 00:00–00:30 … 47) and days it covers."""
+
+    name: str
+    name_ja: str
+    price: Decimal
+    slots: frozenset[int]
+    days: frozenset[str]  # "everyday", "weekday", "holiday", "mon" … "sun"
+
+
+@dataclass(frozen=True)
+class BaseCharge:
+    """The base charge of a full billing period, and how to show it."""
+
+    monthly: Decimal
+    detail: str  # "30 A", "6 kVA" or ""
+    quantity: Decimal | None
+    unit_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """The rounding mode of each kind of line (see ``routeb.tariff._rounding``)."""
+
+    base_charge: str = "none"
+    energy: str = "none"
+    fuel_adjustment: str = "floor"
+    renewable_surcharge: str = "floor"
+    total: str = "floor"
+    feed_in: str = "floor"
+
+
+@dataclass(frozen=True)
+class _RawLine:
+    key: str
+    label_en: str
+    label_ja: str
+    generic_en: str
+    generic_ja: str
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    amount: Decimal  # unrounded
+    rounding: str
+
+
+@dataclass(frozen=True)
+class _Piece:
+    lines: tuple[_RawLine, ...]
+    import_kwh: Decimal
+    export_kwh: Decimal
+    feed_in: Decimal  # unrounded
+    missing: int
+
+
+def _next_month(year: int, month: int) -> tuple[int, int]:
+    return (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _prev_month(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def _slot_start(half_hour: HalfHour) -> datetime:
+    t = half_hour.start_jst
+    return t.replace(minute=t.minute // 30 * 30, second=0, microsecond=0)
+
+
+def _collect(usage: Iterable[HalfHour]) -> list[tuple[datetime, HalfHour]]:
+    """The half-hours by JST slot start, in time order; a later duplicate replaces an earlier."""
+    slots: dict[datetime, HalfHour] = {}
+    for half_hour in usage:
+        if not isinstance(half_hour, HalfHour):
+            raise UsageError(f"usage must hold HalfHour values (got {half_hour!r})")
+        slots[_slot_start(half_hour)] = half_hour
+    return sorted(slots.items())
+
+
+def _fmt_kwh(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+@dataclass(frozen=True, eq=False)
+class Tariff:
+    """An electricity plan: build it with ``load_tariff`` or ``parse_tariff``.
+
+    Every price is in yen, tax included (税込), as the utilities publish them.
+    """
+
+    name: str
+    contract_amperes: int | None
+    contract_kva: Decimal | None
+    read_day: int
+    base_charge: BaseCharge
+    tiers: tuple[Tier, ...] = ()
+    periods: tuple[TouPeriod, ...] = ()
+    read_days: Mapping[tuple[int, int], int] = field(default_factory=dict)
+    fuel_adjustment: Mapping[tuple[int, int], Decimal] = field(default_factory=dict)
+    fuel_adjustment_month: str = "end"
+    renewable_surcharge: Mapping[int, Decimal] = field(default_factory=dict)
+    renewable_year_start_month: int = 4
+    missing_rates: str = "latest"
+    feed_in_price: Decimal | None = None
+    rounding: Rounding = field(default_factory=Rounding)
+    tier_proration: str = "none"
+    tier_base_days: int = 30
+    holidays: frozenset[date] = frozenset()
+    weekend: frozenset[int] = frozenset({5, 6})
+
+    # -- billing periods ------------------------------------------------------------------
+
+    def read_date(self, year: int, month: int) -> date:
+        """The meter-read day (検針日) of a month: ``read_days`` override, else ``read_day``.
+
+        A ``read_day`` past the end of a short month falls on the month's last day.
+        """
+        day = self.read_days.get((year, month), self.read_day)
+        return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+    def billing_period(self, day: date) -> tuple[date, date]:
+        """The billing period ``(start, end)`` containing ``day``; ``end`` is exclusive."""
+        read = self.read_date(day.year, day.month)
+        if day >= read:
+            return read, self.read_date(*_next_month(day.year, day.month))
+        return self.read_date(*_prev_month(day.year, day.month)), read
+
+    def billing_periods(self, first: date, last: date) -> list[tuple[date, date]]:
+        """Every billing period holding a day of ``first`` … ``last`` (both inclusive)."""
+        if last < first:
+            raise UsageError(f"billing_periods: last ({last}) is before first ({first})")
+        periods = [self.billing_period(first)]
+        while periods[-1][1] <= last:
+            periods.append(self.billing_period(periods[-1][1]))
+        return periods
+
+    # -- bills ----------------------------------------------------------------------------
+
+    def bill(self, usage: Iterable[HalfHour], start: date, end: date) -> Bill:
+        """The bill of the usage inside ``[start, end)`` (JST calendar days, end exclusive).
+
+        For a whole billing period this is the utility's bill. For a part of a period (e.g.
+        "today" or "this period so far") the base charge and the tier limits are prorated by
+        days (part days / period days). A range over several billing periods is billed as the
+        parts of each period, and lines with the same key are added up.
+        """
+        if isinstance(start, datetime) or isinstance(end, datetime):
+            raise UsageError("bill() takes dates (JST calendar days), not datetimes")
+        if end <= start:
+            raise UsageError(f"bill: end ({end}) must be after start ({start})")
+        slots = _collect(usage)
+        pieces: list[_Piece] = []
+        for period_start, period_end in self.billing_periods(start, end - timedelta(days=1)):
+            lo, hi = max(period_start, start), min(period_end, end)
+            inside = [(t, h) for t, h in slots if lo <= t.date() < hi]
+            pieces.append(self._piece(inside, period_start, period_end, lo, hi))
+
+        lines: dict[str, CostLine] = {}
+        for piece in pieces:
+            for raw in piece.lines:
+                line = CostLine(
+                    raw.key,
+                    raw.label_en,
+                    raw.label_ja,
+                    raw.quantity,
+                    raw.unit_price,
+                    apply_rounding(raw.amount, raw.rounding),
+                )
+                before = lines.get(raw.key)
+                lines[raw.key] = line if before is None else _merge(before, line, raw)
+        total = apply_rounding(
+            sum((ln.amount for ln in lines.values()), _ZERO), self.rounding.total
+        )
+        feed_in = sum((apply_rounding(p.feed_in, self.rounding.feed_in) for p in pieces), _ZERO)
+        return Bill(
+            start=start,
+            end=end,
+            import_kwh=sum((p.import_kwh for p in pieces), _ZERO),
+            export_kwh=sum((p.export_kwh for p in pieces), _ZERO),
+            lines=tuple(lines.values()),
+            total=total,
+            feed_in_credit=feed_in,
+            missing_slots=sum(p.missing for p in pieces),
+        )
+
+    def energy_cost(self, usage: Iterable[HalfHour]) -> Decimal:
+        """The energy-related cost of just these half-hours, unrounded, without base charge.
+
+        Energy charge + fuel cost adjustment + renewable surcharge at the rates of each
+        half-hour's billing period. With tiers, the half-hours of one billing period are billed
+        together as a part of that period covering the JST days they touch (tier limits
+        prorated like ``bill``), so this equals the energy lines of ``bill`` before rounding.
+        """
+        groups: dict[tuple[date, date], list[tuple[datetime, HalfHour]]] = {}
+        period: tuple[date, date] | None = None
+        for t, half_hour in _collect(usage):
+            if period is None or not period[0] <= t.date() < period[1]:
+                period = self.billing_period(t.date())
+            groups.setdefault(period, []).append((t, half_hour))
+        total = _ZERO
+        for (period_start, period_end), items in groups.items():
+            lo, hi = items[0][0].date(), items[-1][0].date() + timedelta(days=1)
+            piece = self._piece(items, period_start, period_end, lo, hi)
+            total += sum((ln.amount for ln in piece.lines if ln.key != "base_charge"), _ZERO)
+        return total
+
+    # -- the arithmetic of one part of one billing period ---------------------------------
+
+    def _piece(
+        self,
+        slots: Sequence[tuple[datetime, HalfHour]],
+        period_start: date,
+        period_end: date,
+        lo: date,
+        hi: date,
+    ) -> _Piece:
+        period_days = (period_end - period_start).days
+        part_days = (hi - lo).days
+        fraction = None if part_days == period_days else Decimal(part_days) / period_days
+        bought = sum((h.import_kwh for _, h in slots if h.import_kwh is not None), _ZERO)
+        sold = sum((h.export_kwh for _, h in slots if h.export_kwh is not None), _ZERO)
+        missing = sum(1 for _, h in slots if h.import_kwh is None)
+
+        lines = [self._base_line(fraction, part_days, period_days)]
+        if self.tiers:
+            lines.extend(self._tier_lines(bought, period_days, fraction))
+        else:
+            lines.extend(self._tou_lines(slots))
+        last_day = period_end - timedelta(days=1)
+        lines.append(self._fuel_line(bought, period_start if self._fuel_by_start else last_day))
+        lines.append(self._renewable_line(bought, last_day))
+        feed_in = sold * self.feed_in_price if self.feed_in_price is not None else _ZERO
+        return _Piece(tuple(lines), bought, sold, feed_in, missing)
+
+    @property
+    def _fuel_by_start(self) -> bool:
+        return self.fuel_adjustment_month == "start"
+
+    def _base_line(self, fraction: Decimal | None, part_days: int, period_days: int) -> _RawLine:
+        base = self.base_charge
+        amount = base.monthly if fraction is None else base.monthly * fraction
+        details = [base.detail] if base.detail else []
+        if fraction is not None:
+            details.append(f"{part_days}/{period_days} days")
+        detail_en = f" ({', '.join(details)})" if details else ""
+        detail_ja = (
+            "（" + "、".join(d.replace(" days", "日").replace(" ", "") for d in details) + "）"
+            if details
+            else ""
+        )
+        return _RawLine(
+            "base_charge",
+            f"Base charge{detail_en}",
+            f"基本料金{detail_ja}",
+            "Base charge",
+            "基本料金",
+            base.quantity,
+            base.unit_price,
+            amount,
+            self.rounding.base_charge,
+        )
+
+    def _tier_lines(
+        self, bought: Decimal, period_days: int, fraction: Decimal | None
+    ) -> list[_RawLine]:
+        factor = Decimal(1)
+        if self.tier_proration == "days":
+            factor = Decimal(period_days) / self.tier_base_days
+        if fraction is not None:
+            factor *= fraction
+        lines: list[_RawLine] = []
+        remaining, lower, shown_lower = bought, _ZERO, _ZERO
+        for number, tier in enumerate(self.tiers, start=1):
+            if tier.up_to is None:
+                quantity = remaining
+                range_en, range_ja = (
+                    f"over {_fmt_kwh(shown_lower)} kWh",
+                    f"{_fmt_kwh(shown_lower)}kWh超",
+                )
+            else:
+                limit = tier.up_to
+                if factor != 1:
+                    limit = (tier.up_to * factor).quantize(_KWH_STEP, rounding=ROUND_HALF_UP)
+                quantity = min(remaining, max(limit - lower, _ZERO))
+                lower = max(lower, limit)
+                range_en = f"{_fmt_kwh(shown_lower)}–{_fmt_kwh(tier.up_to)} kWh"
+                range_ja = f"{_fmt_kwh(shown_lower)}〜{_fmt_kwh(tier.up_to)}kWh"
+                shown_lower = tier.up_to
+            remaining -= quantity
+            lines.append(
+                _RawLine(
+                    f"energy_tier_{number}",
+                    f"Energy charge, tier {number} ({range_en})",
+                    f"電力量料金 第{number}段階（{range_ja}）",
+                    f"Energy charge, tier {number}",
+                    f"電力量料金 第{number}段階",
+                    quantity,
+                    tier.price,
+                    quantity * tier.price,
+                    self.rounding.energy,
+                )
+            )
+        return lines
+
+    def period_at(self, when: datetime) -> TouPeriod:
+        """The time-of-use period of the half-hour starting at ``when`` (aware; JST applies)."""
+        if not self.periods:
+            raise UsageError(f"tariff {self.name!r} has no time-of-use periods")
+        if when.tzinfo is None:
+            raise UsageError("period_at() needs a timezone-aware datetime")
+        t = when.astimezone(JST)
+        slot = t.hour * 2 + t.minute // 30
+        day = t.date()
+        tags = {"everyday", _DAY_NAMES[day.weekday()]}
+        tags.add("holiday" if self.is_holiday(day) else "weekday")
+        for period in self.periods:
+            if slot in period.slots and period.days & tags:
+                return period
+        # parse_tariff checks that the periods cover every half-hour of every kind of day.
+        raise UsageError(f"no time-of-use period covers {t.isoformat()}")  # pragma: no cover
+
+    def is_holiday(self, day: date) -> bool:
+        """Whether ``day`` counts as a holiday: a weekend day or a listed holiday."""
+        return day.weekday() in self.weekend or day in self.holidays
+
+    def _tou_lines(self, slots: Sequence[tuple[datetime, HalfHour]]) -> list[_RawLine]:
+        kwh: dict[str, Decimal] = {}
+        for t, half_hour in slots:
+            if half_hour.import_kwh is not None:
+                name = self.period_at(t).name
+                kwh[name] = kwh.get(name, _ZERO) + half_hour.import_kwh
+        lines: list[_RawLine] = []
+        seen: set[str] = set()
+        for period in self.periods:
+            if period.name in seen:
+                continue
+            seen.add(period.name)
+            quantity = kwh.get(period.name, _ZERO)
+            label_en = f"Energy charge ({period.name})"
+            label_ja = f"電力量料金（{period.name_ja}）"
+            lines.append(
+                _RawLine(
+                    f"energy:{period.name}",
+                    label_en,
+                    label_ja,
+                    label_en,
+                    label_ja,
+                    quantity,
+                    period.price,
+                    quantity * period.price,
+                    self.rounding.energy,
+                )
+            )
+        return lines
+
+    def _fuel_line(self, bought: Decimal, on: date) -> _RawLine:
+        month = (on.year, on.month)
+        used, price = self._rate(self.fuel_adjustment, month, "fuel_adjustment", f"{on:%Y-%m}")
+        note_en = note_ja = ""
+        if used is not None and used != month:
+            note_en = f", price of {used[0]}-{used[1]:02d}"
+            note_ja = f"、{used[0]}年{used[1]}月の単価"
+        return _RawLine(
+            "fuel_adjustment",
+            f"Fuel cost adjustment ({on:%Y-%m}{note_en})",
+            f"燃料費調整額（{on.year}年{on.month}月分{note_ja}）",
+            "Fuel cost adjustment",
+            "燃料費調整額",
+            bought,
+            price,
+            bought * price,
+            self.rounding.fuel_adjustment,
+        )
+
+    def fiscal_year(self, day: date) -> int:
+        """The (Japanese) fiscal year of ``day``: April–March unless configured otherwise."""
+        return day.year if day.month >= self.renewable_year_start_month else day.year - 1
+
+    def _renewable_line(self, bought: Decimal, on: date) -> _RawLine:
+        year = self.fiscal_year(on)
+        used, price = self._rate(self.renewable_surcharge, year, "renewable_surcharge", f"FY{year}")
+        note_en = note_ja = ""
+        if used is not None and used != year:
+            note_en, note_ja = f", rate of FY{used}", f"、{used}年度の単価"
+        return _RawLine(
+            "renewable_surcharge",
+            f"Renewable energy surcharge (FY{year}{note_en})",
+            f"再生可能エネルギー発電促進賦課金（{year}年度{note_ja}）",
+            "Renewable energy surcharge",
+            "再生可能エネルギー発電促進賦課金",
+            bought,
+            price,
+            bought * price,
+            self.rounding.renewable_surcharge,
+        )
+
+    def _rate(
+        self, table: Mapping[_K, Decimal], wanted: _K, key: str, shown: str
+    ) -> tuple[_K | None, Decimal]:
+        """The price for ``wanted``; a missing one follows ``missing_rates``."""
+        if wanted in table:
+            return wanted, table[wanted]
+        if not table:
+            return None, _ZERO
+        if self.missing_rates == "error":
+            raise UsageError(f"{key}: the tariff {self.name!r} has no price for {shown}")
+        if self.missing_rates == "latest":
+            earlier = [k for k in table if k < wanted]
+            if earlier:
+                latest = max(earlier)
+                return latest, table[latest]
+        return None, _ZERO
+
+
+def _merge(before: CostLine, line: CostLine, raw: _RawLine) -> CostLine:
+    same_labels = before.label_en == line.label_en
+    quantity = (
+        None
+        if before.quantity is None or line.quantity is None
+        else before.quantity + line.quantity
+    )
+    if raw.key == "base_charge":
+        quantity = before.quantity if before.quantity == line.quantity else None
+    return CostLine(
+        raw.key,
+        line.label_en if same_labels else raw.generic_en,
+        line.label_ja if same_labels else raw.generic_ja,
+        quantity,
+        line.unit_price if before.unit_price == line.unit_price else None,
+        before.amount + line.amount,
+    )
