@@ -2,10 +2,14 @@
 
 The mix is what a B-route controller receives (protocol.md §C, §F): a Get_Res of E7+E8+E0+E3,
 an EA+EB INF push, an E2 history (194-byte EDT) and the node profile's D5 INF. Each frame is
-decoded and every property's value decoded (routeb: ``decode_frame`` + the typed property
-registry with the energy scale; pychonet 2.8.2: ``decodeEchonetMsg`` + its 0x0288 value
-functions, which exist for E0/E3/E7/E8/EA/EB/E2 but not for D5 — that frame is only parsed
-there, which favours pychonet). Repeated rounds; the median is reported with the ratio.
+decoded and every property's value decoded — routeb: ``decode_frame`` (strict: every length,
+OPC and PDC checked) and the typed decoder of each EPC (``SMART_METER_DECODERS`` /
+``NODE_PROFILE_DECODERS``) with the D3 × E1 scale; pychonet 2.8.2: ``decodeEchonetMsg`` and its
+0x0288 value functions, which exist for E0/E3/E7/E8/EA/EB/E2 (E2's returns "Not implemented")
+and not for D5, so pychonet does no value work at all for two of the four frames.
+
+Rounds are interleaved so machine noise hits both alike; medians and the ratio are reported,
+with a per-frame breakdown (best of the rounds, µs per frame).
 
     python bench/codec.py [--rounds 9] [--seconds 0.5]
 """
@@ -17,6 +21,7 @@ import importlib
 import statistics
 import time
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 
 from pychonet.lib.functions import decodeEchonetMsg
@@ -24,8 +29,8 @@ from pychonet.lib.functions import decodeEchonetMsg
 from routeb.echonet import decode_frame
 from routeb.echonet.energy import EnergyScale
 from routeb.echonet.frame import Frame
-from routeb.echonet.nodeprofile import NODE_PROFILE_PROPERTIES
-from routeb.echonet.smartmeter import SMART_METER_PROPERTIES
+from routeb.echonet.nodeprofile import NODE_PROFILE_DECODERS
+from routeb.echonet.smartmeter import SMART_METER_DECODERS, FixedTimeEnergy
 
 E2_EDT = "000B" + "".join(f"{0xF766 + 9 * i:08X}" for i in range(48))
 MIX = [
@@ -34,7 +39,9 @@ MIX = [
     bytes.fromhex("1081000202880105FF017201E2C2" + E2_EDT),
     bytes.fromhex("108100000EF0010EF0017301D50401028801"),
 ]
+NAMES = ["Get_Res E7+E8+E0+E3", "INF EA+EB", "Get_Res E2 (194 B)", "INF D5 (node profile)"]
 SCALE = EnergyScale(1, Decimal("0.01"))
+NODE_PROFILE_CLASS = 0x0EF0
 
 # The library's own value decoders: module-level functions of its 0x0288 class module (the
 # package re-exports the class under the module's name, hence import_module).
@@ -50,54 +57,74 @@ _PYCHONET = {
 }
 
 
-def routeb_decode(data: bytes) -> int:
+def routeb_values(data: bytes) -> list[object]:
     frame = decode_frame(data)
     assert isinstance(frame, Frame)
-    registry = NODE_PROFILE_PROPERTIES if frame.seoj.class_code == 0xF0 else SMART_METER_PROPERTIES
-    count = 0
-    for prop in frame.properties:
-        spec = registry.get(prop.epc)
-        if spec is not None and prop.pdc:
-            spec.decode(prop.edt, SCALE)
-            count += 1
-    return count
+    decoders = (
+        NODE_PROFILE_DECODERS if frame.seoj.class_id == NODE_PROFILE_CLASS else SMART_METER_DECODERS
+    )
+    out: list[object] = []
+    for epc, edt in frame.properties:
+        decode = decoders.get(epc)
+        if decode is not None and edt:
+            out.append(decode(edt, SCALE))
+    return out
 
 
-def pychonet_decode(data: bytes) -> int:
+def pychonet_values(data: bytes) -> list[object]:
     message = decodeEchonetMsg(data)
-    count = 0
+    out: list[object] = []
     for prop in message["OPC"]:
         function = _PYCHONET.get(prop["EPC"])
         if function is not None and prop["PDC"]:
-            function(prop["EDT"])
-            count += 1
-    return count
+            out.append(function(prop["EDT"]))
+    return out
 
 
-def rate(decode: Callable[[bytes], int], seconds: float) -> float:
+def check() -> None:
+    """Both sides really decode the mix (a benchmark of nothing would be fast too)."""
+    e7, e8, e0, e3 = routeb_values(MIX[0])
+    assert (e7, str(e8), e0.kwh(), e3.raw) == (  # type: ignore[attr-defined]
+        632,
+        "InstantaneousCurrents(r=Decimal('3.0'), t=Decimal('5.0'))",
+        Decimal("651.39"),
+        21,
+    )
+    ea, _ = routeb_values(MIX[1])
+    assert ea == FixedTimeEnergy(datetime(2023, 12, 19, 0, 30), 0x458E)
+    (e2,) = routeb_values(MIX[2])
+    assert e2.raw[47] == 0xF766 + 9 * 47  # type: ignore[attr-defined]
+    (d5,) = routeb_values(MIX[3])
+    assert str(d5[0]) == "028801"  # type: ignore[index]
+    assert pychonet_values(MIX[0])[0] == 632
+
+
+def rate(decode: Callable[[bytes], object], frames: list[bytes], seconds: float) -> float:
     """Frames per second over about ``seconds`` of work."""
-    frames = 0
+    done = 0
     start = time.perf_counter()
     deadline = start + seconds
     while True:
-        for data in MIX:
-            decode(data)
-        frames += len(MIX)
-        if frames % 400 == 0 and time.perf_counter() >= deadline:
+        for _ in range(100):
+            for data in frames:
+                decode(data)
+        done += 100 * len(frames)
+        if time.perf_counter() >= deadline:
             break
-    return frames / (time.perf_counter() - start)
+    return done / (time.perf_counter() - start)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=0.5)
     args = parser.parse_args()
+    check()
     routeb_rates: list[float] = []
     pychonet_rates: list[float] = []
     for _ in range(args.rounds):  # interleaved, so machine noise hits both alike
-        routeb_rates.append(rate(routeb_decode, args.seconds))
-        pychonet_rates.append(rate(pychonet_decode, args.seconds))
+        routeb_rates.append(rate(routeb_values, MIX, args.seconds))
+        pychonet_rates.append(rate(pychonet_values, MIX, args.seconds))
     ours = statistics.median(routeb_rates)
     theirs = statistics.median(pychonet_rates)
     ratios = [a / b for a, b in zip(routeb_rates, pychonet_rates, strict=True)]
@@ -108,6 +135,11 @@ def main() -> None:
         f"ratio    : {statistics.median(ratios):.2f}× (median of per-round ratios; "
         f"range {min(ratios):.2f}–{max(ratios):.2f})"
     )
+    print("per frame (µs, best of 3 short runs): routeb / pychonet")
+    for name, data in zip(NAMES, MIX, strict=True):
+        ours_us = 1e6 / max(rate(routeb_values, [data], args.seconds / 5) for _ in range(3))
+        theirs_us = 1e6 / max(rate(pychonet_values, [data], args.seconds / 5) for _ in range(3))
+        print(f"  {name:24s} {ours_us:6.2f} / {theirs_us:6.2f}  ({theirs_us / ours_us:.2f}×)")
 
 
 if __name__ == "__main__":

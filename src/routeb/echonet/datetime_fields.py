@@ -9,6 +9,7 @@ A field whose bytes are all 0xFF is the default / unset value (§B.1 ED/EF/EC de
 
 from __future__ import annotations
 
+import struct
 from datetime import date, datetime, time
 from typing import Final
 
@@ -19,6 +20,7 @@ __all__ = [
     "DATETIME7_LEN",
     "DATE_LEN",
     "TIME_LEN",
+    "datetime_error",
     "decode_date",
     "decode_datetime6",
     "decode_datetime7",
@@ -42,6 +44,9 @@ _UNSET6: Final = b"\xff" * DATETIME6_LEN
 _UNSET_DATE: Final = b"\xff" * DATE_LEN
 _UNSET_TIME: Final = b"\xff" * TIME_LEN
 _DAYS_IN_MONTH: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_DT7: Final = struct.Struct(">HBBBBB")
+_DT6: Final = struct.Struct(">HBBBB")
+_UNSET_YEAR: Final = 0xFFFF
 
 
 def _check_date(edt: bytes, pos: int, epc: int | None) -> tuple[int, int, int]:
@@ -84,24 +89,44 @@ def _need(edt: bytes, pos: int, size: int, epc: int | None) -> None:
         )
 
 
+def datetime_error(edt: bytes, pos: int, count: int, epc: int | None) -> EchonetDecodeError:
+    """The precise error (field and offset) for a date-time that ``datetime()`` refused.
+
+    ``count`` is 3 for ``hh mm ss`` (7-byte date-time) and 2 for ``hh mm`` (6-byte).
+    """
+    try:
+        _check_date(edt, pos, epc)
+        _check_clock(edt, pos + 4, count, epc)
+    except EchonetDecodeError as exc:
+        return exc
+    return EchonetDecodeError("invalid date-time", offset=pos, epc=epc)  # pragma: no cover
+
+
 def decode_datetime7(edt: bytes, pos: int = 0, epc: int | None = None) -> datetime | None:
     """The 7-byte ``YYYY MM DD hh mm ss`` at ``pos``; None when all seven bytes are 0xFF."""
     _need(edt, pos, DATETIME7_LEN, epc)
-    if edt[pos : pos + DATETIME7_LEN] == _UNSET7:
+    year, month, day, hour, minute, second = _DT7.unpack_from(edt, pos)
+    if year == _UNSET_YEAR and edt[pos : pos + DATETIME7_LEN] == _UNSET7:
         return None
-    year, month, day = _check_date(edt, pos, epc)
-    hour, minute, second = _check_clock(edt, pos + 4, 3, epc)
-    return datetime(year, month, day, hour, minute, second)
+    try:
+        # datetime() checks exactly the ranges of §B: year 1..9999, month, day of month, clock.
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        pass
+    raise datetime_error(edt, pos, 3, epc)
 
 
 def decode_datetime6(edt: bytes, pos: int = 0, epc: int | None = None) -> datetime | None:
     """The 6-byte ``YYYY MM DD hh mm`` at ``pos`` (seconds 0); None when all six are 0xFF."""
     _need(edt, pos, DATETIME6_LEN, epc)
-    if edt[pos : pos + DATETIME6_LEN] == _UNSET6:
+    year, month, day, hour, minute = _DT6.unpack_from(edt, pos)
+    if year == _UNSET_YEAR and edt[pos : pos + DATETIME6_LEN] == _UNSET6:
         return None
-    year, month, day = _check_date(edt, pos, epc)
-    hour, minute, _ = _check_clock(edt, pos + 4, 2, epc)
-    return datetime(year, month, day, hour, minute)
+    try:
+        return datetime(year, month, day, hour, minute)
+    except ValueError:
+        pass
+    raise datetime_error(edt, pos, 2, epc)
 
 
 def decode_date(edt: bytes, pos: int = 0, epc: int | None = None) -> date | None:

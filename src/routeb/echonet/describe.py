@@ -1,9 +1,11 @@
 """Decoded frames and values as text and as JSON (exact decimals), for `routeb decode`/`read`.
 
-Sans-IO. ``Describer`` keeps the energy scale across a batch: once a frame carries the meter's
-0xD3 / 0xE1, later energy values are scaled with them (protocol.md §B); before that the scale
-given by the caller applies, and without one the raw count is shown with ``kwh`` null.
-JSON numbers keep a Decimal's exact digits (``dumps``).
+Sans-IO. :class:`Describer` keeps the energy scale across a batch: once a frame from the meter
+object carries its 0xD3 / 0xE1, later energy values are scaled with them (protocol.md §B,
+kWh = raw × D3 × E1); a Get_SNA for 0xD3 means the meter has no coefficient, which counts as 1.
+Before that the scale given by the caller applies, and without a unit the raw count is shown
+with ``kwh`` null — an undefined E1 code is reported as unknown, never guessed.
+JSON numbers keep a Decimal's exact digits (:func:`dumps`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
@@ -31,12 +34,33 @@ from routeb.echonet.spec import PropertySpec
 from routeb.echonet.superclass import SUPER_CLASS_PROPERTIES
 from routeb.errors import EchonetDecodeError
 
-__all__ = ["Describer", "describe_value", "dumps", "property_json", "value_json"]
+__all__ = [
+    "DescribedFrame",
+    "Describer",
+    "describe_value",
+    "dumps",
+    "property_json",
+    "registry_for",
+    "value_json",
+]
 
+# protocol.md §B and §A.6: the two classes routeb knows beyond the device super class.
 _METER_CLASS: Final = 0x0288
 _NODE_PROFILE_CLASS: Final = 0x0EF0
 # protocol.md §A.2: requests are 0x60–0x6F; the object they address is the DEOJ.
 _REQUESTS: Final = range(0x60, 0x70)
+# protocol.md §A.2/§A.3: the answers and notifications whose EDTs are the object's own values
+# (a Set answer carries none, or echoes the refused request).
+_REPORTS: Final = frozenset(
+    {ESV.GET_RES, ESV.GET_SNA, ESV.INF, ESV.INFC, ESV.INF_SNA, ESV.SETGET_RES, ESV.SETGET_SNA}
+)
+# protocol.md §A.1: EHD(2) TID(2) SEOJ(3) DEOJ(3) ESV(1) OPC(1), then EPC PDC EDT.
+_FIRST_PROPERTY: Final = 12
+# protocol.md §A.6 0xD7: a list of 2-byte class codes, not EPCs.
+_CLASS_LIST_KEYS: Final = frozenset({"self_node_class_list"})
+# protocol.md §B.1 0xD3 (coefficient) and 0xE1 (unit), learned from the meter object.
+_EPC_COEFFICIENT: Final = 0xD3
+_EPC_UNIT: Final = 0xE1
 
 
 def dumps(obj: object) -> str:
@@ -66,7 +90,10 @@ def _kwh(energy_raw: int | None, scale: EnergyScale | None) -> Decimal | None:
 
 
 def value_json(value: object, scale: EnergyScale | None = None) -> object:
-    """A JSON-ready form of a decoded value (Decimals kept, see ``dumps``)."""
+    """A JSON-ready form of a decoded value (Decimals kept, see ``dumps``).
+
+    ``scale`` overrides the one bound at decode time; "no data" is None (JSON null).
+    """
     if value is None or isinstance(value, bool | str | Decimal):
         return value
     if isinstance(value, Enum):
@@ -78,10 +105,12 @@ def value_json(value: object, scale: EnergyScale | None = None) -> object:
     if isinstance(value, bytes):
         return value.hex().upper()
     if isinstance(value, EOJ):
-        return value.to_bytes().hex().upper()
+        return str(value)
     if isinstance(value, EnergyUnit):
         return {"code": value.code, "kwh": value.multiplier}
     if isinstance(value, CumulativeEnergy):
+        if value.raw is None:
+            return None  # 0xFFFFFFFE: no data (§B)
         return {"raw": value.raw, "kwh": _kwh(value.raw, scale or value.scale)}
     if isinstance(value, FixedTimeEnergy):
         use = scale or value.scale
@@ -99,6 +128,7 @@ def value_json(value: object, scale: EnergyScale | None = None) -> object:
         return {"r": value.r, "t": value.t, "single_phase_two_wire": value.single_phase_two_wire}
     if isinstance(value, DailyHistory):
         use = scale or value.scale
+        # §B.1 E2/E4: slot i is the reading at 00:00 + 30 min × i of (the meter's today − day).
         return {
             "day": value.day,
             "slots": [
@@ -115,6 +145,7 @@ def value_json(value: object, scale: EnergyScale | None = None) -> object:
         use = scale or value.scale
         step = value.STEP
         start = value.timestamp
+        # §B.1 EC/EE: pair i is the reading at (the ED/EF time − step × i).
         return {
             "timestamp": _when(start),
             "pairs": [
@@ -145,42 +176,67 @@ def value_json(value: object, scale: EnergyScale | None = None) -> object:
     return str(value)
 
 
-def describe_value(epc: int, value: object, scale: EnergyScale | None = None) -> str:
-    """One line for a terminal: the value with its unit."""
-    spec = SMART_METER_PROPERTIES.get(epc)
+def describe_value(
+    epc: int,
+    value: object,
+    scale: EnergyScale | None = None,
+    *,
+    spec: PropertySpec[Any] | None = None,
+) -> str:
+    """One line for a terminal: the value with its unit (``spec`` defaults to the meter's)."""
+    if spec is None:
+        spec = SMART_METER_PROPERTIES.get(epc)
     unit = spec.unit if spec else ""
     if value is None:
         return "no data"
     if isinstance(value, CumulativeEnergy | FixedTimeEnergy):
         use = scale or value.scale
+        stamp = f" at {value.timestamp}" if isinstance(value, FixedTimeEnergy) else ""
+        if value.raw is None:
+            return f"no data{stamp}"
         kwh = _kwh(value.raw, use)
         shown = f"{kwh} kWh" if kwh is not None else "unit unknown"
-        stamp = f" at {value.timestamp}" if isinstance(value, FixedTimeEnergy) else ""
         return f"{shown} (raw {value.raw}){stamp}"
+    if isinstance(value, OneMinuteEnergy):
+        use = scale or value.scale
+        parts = []
+        for label, raw in (("normal", value.normal_raw), ("reverse", value.reverse_raw)):
+            kwh = _kwh(raw, use)
+            shown = "no data" if raw is None else f"{kwh} kWh" if kwh is not None else "?"
+            parts.append(f"{label} {shown} (raw {raw})")
+        return f"{', '.join(parts)} at {value.timestamp}"
     if isinstance(value, InstantaneousCurrents):
-        t = "—(single-phase two-wire)" if value.t is None else f"{value.t} A"
-        return f"R {value.r} A, T {t}"
-    if isinstance(value, int) and not isinstance(value, bool) and unit in ("W", "digits"):
+        r = "no data" if value.r is None else f"{value.r} A"
+        t = "— (single-phase two-wire)" if value.t is None else f"{value.t} A"
+        return f"R {r}, T {t}"
+    if isinstance(value, int) and not isinstance(value, bool | Enum) and unit:
         return f"{value} {unit}"
     if isinstance(value, DailyHistory):
         filled = sum(raw is not None for raw in value.raw)
-        return f"day −{value.day}: {filled}/48 slots"
+        day = "day unset" if value.day is None else f"{value.day} day(s) ago"
+        return f"{day}: {filled}/48 half-hour slots with data"
     if isinstance(value, PairHistory):
-        return f"{len(value.pairs)} pairs back from {value.timestamp}"
-    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
-        return " ".join(f"{v:02X}" for v in value)
+        minutes = int(value.STEP.total_seconds() // 60)
+        return f"{len(value.pairs)} pair(s), {minutes} min apart, back from {value.timestamp}"
     if isinstance(value, tuple):
+        if spec is not None and spec.key in _CLASS_LIST_KEYS:
+            return " ".join(f"{v:04X}" for v in value) or "none"
+        if all(isinstance(v, int) for v in value):
+            return " ".join(f"{v:02X}" for v in value) or "none"
         return ", ".join(str(v) for v in value) or "none"
     if isinstance(value, Enum):
         return value.name.lower()
     if isinstance(value, bytes):
         return value.hex().upper()
     if isinstance(value, EnergyUnit):
-        return f"{value.multiplier} kWh" if value.multiplier is not None else "undefined"
+        return f"{value.multiplier} kWh" if value.multiplier is not None else "undefined code"
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
     return str(value)
 
 
-def _registry(eoj: EOJ) -> Mapping[int, PropertySpec[Any]]:
+def registry_for(eoj: EOJ) -> Mapping[int, PropertySpec[Any]]:
+    """The property table of an object: 0x0288 meter, 0x0EF0 node profile, else super class."""
     if eoj.class_id == _METER_CLASS:
         return SMART_METER_PROPERTIES
     if eoj.class_id == _NODE_PROFILE_CLASS:
@@ -196,14 +252,24 @@ def property_json(
     name: str | None = None,
     scale: EnergyScale | None = None,
     error: str | None = None,
+    spec: PropertySpec[Any] | None = None,
 ) -> dict[str, object]:
-    """The shape shared by `routeb decode --json` and `routeb read --json`."""
-    spec = SMART_METER_PROPERTIES.get(epc)
+    """The shape shared by `routeb decode --json` and `routeb read --json`.
+
+    ``spec`` gives the name and unit; it defaults to the smart-meter table's entry.
+    """
+    if spec is None:
+        spec = SMART_METER_PROPERTIES.get(epc)
+    shown: object
+    if spec is not None and spec.key in _CLASS_LIST_KEYS and isinstance(value, tuple):
+        shown = [f"0x{code:04X}" for code in value]
+    else:
+        shown = value_json(value, scale)
     out: dict[str, object] = {
         "epc": f"0x{epc:02X}",
         "name": name or (spec.name_en if spec else f"0x{epc:02X}"),
         "edt": None if edt is None else edt.hex().upper(),
-        "value": value_json(value, scale),
+        "value": shown,
     }
     if spec is not None and spec.unit:
         out["unit"] = spec.unit
@@ -212,86 +278,110 @@ def property_json(
     return out
 
 
+@dataclass(slots=True)
+class DescribedFrame:
+    """One frame, described: the JSON-ready document, readable lines and value errors."""
+
+    document: dict[str, object]
+    lines: list[str]
+    # One message per property whose EDT did not decode, with its byte offset in the frame.
+    errors: list[EchonetDecodeError] = field(default_factory=list)
+
+
 class Describer:
-    """Decodes the properties of frames in a batch, learning D3/E1 as they pass."""
+    """Describes the frames of a batch, learning the meter's D3/E1 as they pass."""
 
     def __init__(self, coefficient: int | None = None, unit: Decimal | None = None) -> None:
         self._coefficient = coefficient
         self._unit = unit
-        self.errors: list[str] = []
-        self.texts: dict[int, str] = {}  # id(property dict) → one readable line
 
     @property
     def scale(self) -> EnergyScale | None:
-        """The scale known now (None until a unit is known from input or options)."""
+        """The scale known now (None until a unit is known from the input or the options)."""
         if self._unit is None:
             return None
         return EnergyScale(1 if self._coefficient is None else self._coefficient, self._unit)
 
-    def frame_json(self, frame: Frame | Format2Frame) -> dict[str, object]:
-        """Header fields and every property, decoded."""
+    def describe(self, frame: Frame | Format2Frame) -> DescribedFrame:
+        """Header fields and every property, decoded; the scale learned from this frame on."""
         if isinstance(frame, Format2Frame):
-            return {"tid": f"{frame.tid:04X}", "format": 2, "payload": frame.payload.hex().upper()}
+            payload = frame.payload.hex().upper()
+            return DescribedFrame(
+                {"tid": f"{frame.tid:04X}", "format": 2, "payload": payload},
+                [f"  TID {frame.tid:04X}  format 2 (arbitrary message): {payload or '(empty)'}"],
+            )
         target = frame.deoj if frame.esv in _REQUESTS else frame.seoj
-        registry = _registry(target)
-        out: dict[str, object] = {
-            "tid": f"{frame.tid:04X}",
-            "seoj": str(frame.seoj),
-            "deoj": str(frame.deoj),
-            "esv": frame.esv.name,
-            "properties": [self._property(p, registry, target) for p in frame.properties],
-        }
-        if frame.esv in (ESV.SETGET, ESV.SETGET_RES, ESV.SETGET_SNA):
-            out["get_properties"] = [
-                self._property(p, registry, target) for p in frame.get_properties
-            ]
-        return out
+        registry = registry_for(target)
+        # Only the meter object's own reports teach the batch its D3 / E1 (§B).
+        reports = target.class_id == _METER_CLASS and frame.esv in _REPORTS
+        described = DescribedFrame(
+            {
+                "tid": f"{frame.tid:04X}",
+                "seoj": str(frame.seoj),
+                "deoj": str(frame.deoj),
+                "esv": frame.esv.name,
+            },
+            [f"  TID {frame.tid:04X}  {frame.seoj} → {frame.deoj}  {frame.esv.name}"],
+        )
+        offset = _FIRST_PROPERTY
+        lists = [("properties", frame.properties)]
+        if frame.esv.is_setget:
+            lists.append(("get_properties", frame.get_properties))
+        for key, props in lists:
+            learn = reports
+            if key == "get_properties":
+                described.lines.append("  Get:")
+                offset += 1  # OPCGet (§A.4)
+            elif frame.esv.is_setget:
+                learn = False  # the Set part of a SetGet answer (§A.4)
+            items = []
+            for prop in props:
+                items.append(self._property(prop, registry, learn, frame.esv, offset, described))
+                offset += 2 + prop.pdc
+            described.document[key] = items
+        return described
 
     def _property(
-        self, prop: Property, registry: Mapping[int, PropertySpec[Any]], target: EOJ
+        self,
+        prop: Property,
+        registry: Mapping[int, PropertySpec[Any]],
+        learn: bool,
+        esv: ESV,
+        offset: int,
+        described: DescribedFrame,
     ) -> dict[str, object]:
-        spec = registry.get(prop.epc)
-        name = spec.name_en if spec else f"0x{prop.epc:02X}"
-        if not prop.pdc or spec is None:
-            value: object = None if not prop.pdc else prop.edt
-            return property_json(prop.epc, prop.edt if prop.pdc else None, value, name=name)
+        epc, edt = prop
+        spec = registry.get(epc)
+        name = spec.name_en if spec else f"0x{epc:02X}"
+        head = f"    0x{epc:02X} {name}"
+        if not edt:
+            # §A.3: PDC 0 is a Get/INF_REQ request entry, an accepted Set, or a refused Get.
+            if learn and epc == _EPC_COEFFICIENT and esv.is_sna:
+                self._coefficient = None  # the meter has no D3: it counts as 1 (§B)
+            note = "not available" if esv.is_sna else "no EDT"
+            described.lines.append(f"{head}: ({note})")
+            return property_json(epc, None, None, name=name, spec=spec)
+        if spec is None:
+            described.lines.append(f"{head} [{edt.hex().upper()}]")
+            return property_json(epc, edt, edt, name=name, spec=spec)
         try:
-            value = spec.decode(prop.edt, self.scale)
+            value = spec.decode(edt, self.scale)
         except EchonetDecodeError as exc:
-            self.errors.append(str(exc))
-            return property_json(prop.epc, prop.edt, None, name=name, error=str(exc))
-        if target.class_id == _METER_CLASS:
-            self._learn(prop.epc, value)
-        out = property_json(prop.epc, prop.edt, value, name=name, scale=self.scale)
-        self.texts[id(out)] = describe_value(prop.epc, value, self.scale)
-        return out
+            # Point at the byte in the frame: the EDT starts after EPC and PDC.
+            error = EchonetDecodeError(exc.reason, offset=offset + 2 + exc.offset, epc=epc)
+            described.errors.append(error)
+            described.lines.append(f"{head} [{edt.hex().upper()}]: invalid — {error}")
+            return property_json(epc, edt, None, name=name, error=str(error), spec=spec)
+        if learn:
+            self._learn(epc, value)
+        scale = self.scale
+        text = describe_value(epc, value, scale, spec=spec)
+        described.lines.append(f"{head} [{edt.hex().upper()}] = {text}")
+        return property_json(epc, edt, value, name=name, scale=scale, spec=spec)
 
     def _learn(self, epc: int, value: object) -> None:
         # §B: kWh = raw × D3 × E1; the meter's own values override the options from now on.
-        if epc == 0xD3 and isinstance(value, int):
+        if epc == _EPC_COEFFICIENT and isinstance(value, int):
             self._coefficient = value
-        elif epc == 0xE1 and isinstance(value, EnergyUnit):
-            self._unit = value.multiplier
-
-    def text_lines(self, document: Mapping[str, object]) -> list[str]:
-        """A readable rendering of ``frame_json``'s output."""
-        if document.get("format") == 2:
-            return [f"  Format 2 frame, TID {document['tid']}: {document['payload']}"]
-        lines = [
-            f"  TID {document['tid']}  {document['seoj']} → {document['deoj']}  {document['esv']}"
-        ]
-        for key in ("properties", "get_properties"):
-            for prop in document.get(key, []):  # type: ignore[attr-defined]
-                text = self.texts.pop(id(prop), None)
-                lines.append(_prop_line(prop, text))
-        return lines
-
-
-def _prop_line(prop: Mapping[str, object], text: str | None) -> str:
-    edt = prop.get("edt")
-    head = f"    {prop['epc']} {prop['name']}"
-    if "error" in prop:
-        return f"{head} [{edt}]: invalid — {prop['error']}"
-    if edt is None:
-        return f"{head}: (no value)"
-    return f"{head} [{edt}] = {text if text is not None else prop.get('value')}"
+        elif epc == _EPC_UNIT and isinstance(value, EnergyUnit):
+            self._unit = value.multiplier  # None for an undefined code: unknown, not guessed

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final, NamedTuple
+from operator import itemgetter
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from routeb.errors import EchonetDecodeError, UsageError
 
@@ -168,33 +169,76 @@ class Property(_PropertyFields):
 _tuple_new = tuple.__new__
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+_FrameTuple = tuple[int, EOJ, EOJ, ESV, tuple[Property, ...], tuple[Property, ...]]
+
+
+class Frame(_FrameTuple):
     """A format-1 ECHONET Lite frame (protocol.md §A.1).
 
     ``properties`` is the only list for every ESV except SetGet / SetGet_Res / SetGet_SNA, where
     it is the Set list and ``get_properties`` is the Get list (§A.4). Both keep wire order and
-    repeated EPCs.
+    repeated EPCs. Like :class:`Property`, a validated tuple underneath: building one is a single
+    C call, which is most of what decoding a frame costs.
     """
 
-    tid: int
-    seoj: EOJ
-    deoj: EOJ
-    esv: ESV
-    properties: tuple[Property, ...]
-    get_properties: tuple[Property, ...] = ()
+    __slots__ = ()
+    __match_args__ = ("tid", "seoj", "deoj", "esv", "properties", "get_properties")
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.tid <= 0xFFFF:
-            raise UsageError(f"TID must be 0..65535, got {self.tid}")
-        if self.esv in _SETGET_ESVS:
-            if len(self.properties) > _MAX_OPC or len(self.get_properties) > _MAX_OPC:
+    if TYPE_CHECKING:
+        tid: int
+        seoj: EOJ
+        deoj: EOJ
+        esv: ESV
+        properties: tuple[Property, ...]
+        get_properties: tuple[Property, ...]
+    else:
+        tid = property(itemgetter(0), doc="Transaction ID, 0..65535.")
+        seoj = property(itemgetter(1), doc="Source object.")
+        deoj = property(itemgetter(2), doc="Destination object.")
+        esv = property(itemgetter(3), doc="Service code.")
+        properties = property(itemgetter(4), doc="The (Set) property list.")
+        get_properties = property(itemgetter(5), doc="The Get list of SetGet ESVs, else ().")
+
+    def __new__(
+        cls,
+        tid: int,
+        seoj: EOJ,
+        deoj: EOJ,
+        esv: ESV,
+        properties: Iterable[Property],
+        get_properties: Iterable[Property] = (),
+    ) -> Frame:
+        if isinstance(tid, bool) or not isinstance(tid, int) or not 0 <= tid <= 0xFFFF:
+            raise UsageError(f"TID must be 0..65535, got {tid!r}")
+        if not isinstance(seoj, EOJ) or not isinstance(deoj, EOJ):
+            raise UsageError("SEOJ and DEOJ must be EOJs")
+        try:
+            esv = ESV(esv)
+        except ValueError:
+            raise UsageError(f"unknown ESV {esv!r}") from None
+        props = tuple(properties)
+        get_props = tuple(get_properties)
+        if esv in _SETGET_ESVS:
+            if len(props) > _MAX_OPC or len(get_props) > _MAX_OPC:
                 raise UsageError("a SetGet list holds at most 255 properties")
         else:
-            if self.get_properties:
-                raise UsageError(f"{self.esv.name} carries no second property list")
-            if not 1 <= len(self.properties) <= _MAX_OPC:
+            if get_props:
+                raise UsageError(f"{esv.name} carries no second property list")
+            if not 1 <= len(props) <= _MAX_OPC:
                 raise UsageError("a frame carries 1..255 properties")
+        for prop in (*props, *get_props):
+            if not isinstance(prop, Property):
+                raise UsageError(f"frame properties must be Property, got {prop!r}")
+        return _tuple_new(cls, (tid, seoj, deoj, esv, props, get_props))
+
+    def __getnewargs__(self) -> _FrameTuple:
+        return (self[0], self[1], self[2], self[3], self[4], self[5])
+
+    def __repr__(self) -> str:
+        return (
+            f"Frame(tid={self[0]}, seoj={self[1]!r}, deoj={self[2]!r}, esv=ESV.{self[3].name}, "
+            f"properties={self[4]!r}, get_properties={self[5]!r})"
+        )
 
     def first(self, epc: int) -> Property | None:
         """The first property with this EPC, or None."""
@@ -219,24 +263,42 @@ class Format2Frame:
 def _decode_properties(
     data: bytes, pos: int, count: int, end: int
 ) -> tuple[tuple[Property, ...], int]:
-    props: list[Property] = []
-    append = props.append
-    for _ in range(count):
-        if pos + 2 > end:
-            raise EchonetDecodeError(
-                "frame ends before the EPC/PDC of a property the OPC announced", offset=pos
-            )
-        pdc = data[pos + 1]
-        start = pos + 2
-        stop = start + pdc
-        if stop > end:
-            raise EchonetDecodeError(
-                f"PDC {pdc} of EPC 0x{data[pos]:02X} runs past the end of the frame",
-                offset=pos + 1,
-            )
-        append(_tuple_new(Property, (data[pos], data[start:stop])))
-        pos = stop
-    return tuple(props), pos
+    """``count`` × ``EPC PDC EDT`` from ``pos``; the properties and the offset after them."""
+    items: list[Property] = []
+    append = items.append
+    prop_new = _tuple_new
+    try:
+        for _ in range(count):
+            stop = pos + 2 + data[pos + 1]
+            if stop > end:
+                raise EchonetDecodeError(
+                    f"PDC {data[pos + 1]} of EPC 0x{data[pos]:02X} runs past the end of the frame",
+                    offset=pos + 1,
+                )
+            append(prop_new(Property, (data[pos], data[pos + 2 : stop])))
+            pos = stop
+    except IndexError:
+        # data[pos + 1] past the end: the EPC or PDC itself is missing.
+        raise EchonetDecodeError(
+            "frame ends before the EPC/PDC of a property the OPC announced", offset=pos
+        ) from None
+    return tuple(items), pos
+
+
+# Decoding meets the same few headers over and over (028801 → 05FF01 Get_Res, 0EF001 INF…):
+# SEOJ DEOJ ESV (frame bytes 4..10) → the validated (SEOJ, DEOJ, ESV), bounded like the EOJs.
+_HEADER_CACHE: dict[bytes, tuple[EOJ, EOJ, ESV]] = {}
+_HEADER_CACHE_MAX: Final = 4096
+
+
+def _header(key: bytes) -> tuple[EOJ, EOJ, ESV]:
+    esv = _ESV_BY_CODE.get(key[6])
+    if esv is None:
+        raise EchonetDecodeError(f"unknown ESV 0x{key[6]:02X}", offset=10)
+    header = (_eoj(key[0], key[1], key[2]), _eoj(key[3], key[4], key[5]), esv)
+    if len(_HEADER_CACHE) < _HEADER_CACHE_MAX:
+        _HEADER_CACHE[key] = header
+    return header
 
 
 def decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
@@ -248,67 +310,60 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
         raise EchonetDecodeError("frame shorter than EHD1 EHD2 TID", offset=end)
     if data[0] != EHD1_ECHONET_LITE:
         raise EchonetDecodeError(f"EHD1 0x{data[0]:02X} is not ECHONET Lite (0x10)", offset=0)
-    tid = data[2] << 8 | data[3]
     ehd2 = data[1]
-    if ehd2 == EHD2_FORMAT2:
-        return Format2Frame(tid, data[4:])
     if ehd2 != EHD2_FORMAT1:
+        if ehd2 == EHD2_FORMAT2:
+            return Format2Frame(data[2] << 8 | data[3], data[4:])
         raise EchonetDecodeError(f"EHD2 0x{ehd2:02X} is neither 0x81 nor 0x82", offset=1)
     if end < _HEADER_LEN:
         raise EchonetDecodeError("EDATA header truncated (SEOJ DEOJ ESV OPC)", offset=end)
-    esv = _ESV_BY_CODE.get(data[10])
-    if esv is None:
-        raise EchonetDecodeError(f"unknown ESV 0x{data[10]:02X}", offset=10)
+    key = data[4:11]
+    header = _HEADER_CACHE.get(key) or _header(key)
+    esv = header[2]
     opc = data[11]
     if esv in _SETGET_ESVS:
         props, pos = _decode_properties(data, _HEADER_LEN, opc, end)
         if pos >= end:
             raise EchonetDecodeError("SetGet frame ends before OPCGet", offset=pos)
         get_props, pos = _decode_properties(data, pos + 1, data[pos], end)
+        if pos != end:
+            raise EchonetDecodeError(
+                f"{end - pos} trailing byte(s) after the properties the OPC announced", offset=pos
+            )
+    elif opc == 1 and end >= _HEADER_LEN + 2 and end == _HEADER_LEN + 2 + data[13]:
+        # The commonest frame of all, one property filling the rest exactly (§A.1).
+        props = (_tuple_new(Property, (data[12], data[14:])),)
+        get_props = ()
     else:
         if opc == 0:
             raise EchonetDecodeError("OPC is 0; a frame carries 1..255 properties", offset=11)
-        # The common case, inlined: one property list (§A.1).
+        # _decode_properties, inlined for the common multi-property answer.
         items: list[Property] = []
+        append = items.append
         pos = _HEADER_LEN
-        for _ in range(opc):
-            if pos + 2 > end:
-                raise EchonetDecodeError(
-                    "frame ends before the EPC/PDC of a property the OPC announced", offset=pos
-                )
-            stop = pos + 2 + data[pos + 1]
-            if stop > end:
-                raise EchonetDecodeError(
-                    f"PDC {data[pos + 1]} of EPC 0x{data[pos]:02X} runs past the end of the frame",
-                    offset=pos + 1,
-                )
-            items.append(_tuple_new(Property, (data[pos], data[pos + 2 : stop])))
-            pos = stop
+        try:
+            for _ in range(opc):
+                stop = pos + 2 + data[pos + 1]
+                if stop > end:
+                    raise EchonetDecodeError(
+                        f"PDC {data[pos + 1]} of EPC 0x{data[pos]:02X} runs past the end of "
+                        "the frame",
+                        offset=pos + 1,
+                    )
+                append(_tuple_new(Property, (data[pos], data[pos + 2 : stop])))
+                pos = stop
+        except IndexError:
+            raise EchonetDecodeError(
+                "frame ends before the EPC/PDC of a property the OPC announced", offset=pos
+            ) from None
         props = tuple(items)
+        if pos != end:
+            raise EchonetDecodeError(
+                f"{end - pos} trailing byte(s) after the properties the OPC announced", offset=pos
+            )
         get_props = ()
-    if pos != end:
-        raise EchonetDecodeError(
-            f"{end - pos} trailing byte(s) after the properties the OPC announced", offset=pos
-        )
     # Everything was checked above: build the Frame without re-running its validation.
-    frame = _object_new(Frame)
-    _set_tid(frame, tid)
-    _set_seoj(frame, _eoj(data[4], data[5], data[6]))
-    _set_deoj(frame, _eoj(data[7], data[8], data[9]))
-    _set_esv(frame, esv)
-    _set_properties(frame, props)
-    _set_get_properties(frame, get_props)
-    return frame
-
-
-# Slot descriptors of the frozen Frame (frozen only guards __setattr__).
-_object_new = object.__new__
-_set_tid = Frame.__dict__["tid"].__set__
-_set_seoj = Frame.__dict__["seoj"].__set__
-_set_deoj = Frame.__dict__["deoj"].__set__
-_set_esv = Frame.__dict__["esv"].__set__
-_set_properties = Frame.__dict__["properties"].__set__
-_set_get_properties = Frame.__dict__["get_properties"].__set__
+    return _tuple_new(Frame, (data[2] << 8 | data[3], header[0], header[1], esv, props, get_props))
 
 
 def _encode_properties(out: bytearray, props: Iterable[Property]) -> None:

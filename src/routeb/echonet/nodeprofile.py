@@ -15,7 +15,7 @@ from typing import Final
 
 from routeb.echonet.energy import EnergyScale
 from routeb.echonet.frame import EOJ, _eoj
-from routeb.echonet.spec import PropertySpec, find_spec
+from routeb.echonet.spec import PropertySpec, decoders_of, find_spec, size_error
 from routeb.echonet.superclass import SuperClassValue, super_class_specs
 from routeb.errors import EchonetDecodeError, UsageError
 
@@ -24,6 +24,7 @@ __all__ = [
     "FORMAT_ARBITRARY",
     "FORMAT_SPECIFIED",
     "NODE_PROFILE_CLASS",
+    "NODE_PROFILE_DECODERS",
     "NODE_PROFILE_EOJ",
     "NODE_PROFILE_PROPERTIES",
     "SMART_METER_EOJ",
@@ -98,6 +99,8 @@ def _check_int(value: object, what: str, low: int, high: int) -> int:
 
 
 def _decode_version(edt: bytes, _scale: EnergyScale | None = None) -> VersionInfo:
+    if len(edt) != 4:
+        raise size_error(0x82, edt, 4, 4)
     if edt[3]:
         raise EchonetDecodeError("version information byte 4 must be 0x00", offset=3, epc=0x82)
     return VersionInfo(edt[0], edt[1], edt[2])
@@ -117,6 +120,8 @@ def _encode_version(value: object) -> bytes:
 
 
 def _decode_identification(edt: bytes, _scale: EnergyScale | None = None) -> IdentificationNumber:
+    if len(edt) != 4 + ID_UNIQUE_LEN:
+        raise size_error(0x83, edt, 4 + ID_UNIQUE_LEN, 4 + ID_UNIQUE_LEN)
     if edt[0] != ID_PREFIX:
         raise EchonetDecodeError(
             f"identification number starts with 0x{edt[0]:02X}, expected 0xFE", offset=0, epc=0x83
@@ -133,7 +138,9 @@ def _encode_identification(value: object) -> bytes:
     return bytes((ID_PREFIX,)) + maker.to_bytes(3, "big") + value.unique
 
 
-def _decode_u16(edt: bytes, _scale: EnergyScale | None = None) -> int:
+def _decode_unique_identifier(edt: bytes, _scale: EnergyScale | None = None) -> int:
+    if len(edt) != 2:
+        raise size_error(0xBF, edt, 2, 2)
     return edt[0] << 8 | edt[1]
 
 
@@ -142,6 +149,8 @@ def _encode_u16(value: object) -> bytes:
 
 
 def _decode_instance_count(edt: bytes, _scale: EnergyScale | None = None) -> int:
+    if len(edt) != 3:
+        raise size_error(0xD3, edt, 3, 3)
     return edt[0] << 16 | edt[1] << 8 | edt[2]
 
 
@@ -150,6 +159,8 @@ def _encode_instance_count(value: object) -> bytes:
 
 
 def _decode_class_count(edt: bytes, _scale: EnergyScale | None = None) -> int:
+    if len(edt) != 2:
+        raise size_error(0xD4, edt, 2, 2)
     count = edt[0] << 8 | edt[1]
     if not 1 <= count <= MAX_CLASS_COUNT:
         raise EchonetDecodeError(f"class count {count} is outside 1..253", offset=0, epc=0xD4)
@@ -163,6 +174,8 @@ def _encode_class_count(value: object) -> bytes:
 def _instance_list_decoder(epc: int) -> Callable[[bytes, EnergyScale | None], tuple[EOJ, ...]]:
     def decode(edt: bytes, _scale: EnergyScale | None = None) -> tuple[EOJ, ...]:
         # §A.6: N (0..84), then N × EOJ (3 bytes each); the length must match N exactly.
+        if not edt:
+            raise size_error(epc, edt, 1, 1 + 3 * MAX_INSTANCES)
         count = edt[0]
         if count > MAX_INSTANCES:
             raise EchonetDecodeError(
@@ -174,6 +187,8 @@ def _instance_list_decoder(epc: int) -> Callable[[bytes, EnergyScale | None], tu
                 offset=min(len(edt), 1 + 3 * count),
                 epc=epc,
             )
+        if count == 1:  # a meter's list: 01 028801 (§A.6)
+            return (_eoj(edt[1], edt[2], edt[3]),)
         return tuple(_eoj(edt[i], edt[i + 1], edt[i + 2]) for i in range(1, len(edt), 3))
 
     decode.__doc__ = f"The EOJs of instance list 0x{epc:02X} (§A.6)."
@@ -195,6 +210,8 @@ def _encode_instance_list(value: object) -> bytes:
 
 def _decode_class_list(edt: bytes, _scale: EnergyScale | None = None) -> tuple[int, ...]:
     # §A.6 0xD7: N (up to 8), then N × class code (2 bytes); node profile class excluded.
+    if not edt:
+        raise size_error(0xD7, edt, 1, 1 + 2 * MAX_CLASSES)
     count = edt[0]
     if count > MAX_CLASSES:
         raise EchonetDecodeError(f"class list announces {count} classes, at most 8", epc=0xD7)
@@ -240,7 +257,7 @@ def _node_profile_specs() -> dict[int, PropertySpec[NodeProfileValue]]:
         ),
         PropertySpec(
             0xBF, "unique_identifier", "Unique identifier data", "個体識別情報", 2, 2,
-            _decode_u16, _encode_u16,
+            _decode_unique_identifier, _encode_u16,
         ),
         PropertySpec(
             0xD3, "self_node_instances", "Number of self-node instances",
@@ -275,12 +292,18 @@ NODE_PROFILE_PROPERTIES: Final[Mapping[int, PropertySpec[NodeProfileValue]]] = M
 )
 
 
+NODE_PROFILE_DECODERS: Final[
+    Mapping[int, Callable[[bytes, EnergyScale | None], NodeProfileValue]]
+] = MappingProxyType(decoders_of(NODE_PROFILE_PROPERTIES))
+"""EPC → decoder (``spec.decoder``): one call per property when decoding whole frames."""
+
+
 def decode_node_profile_property(epc: int, edt: bytes) -> NodeProfileValue:
     """The typed value of a node-profile EDT; unknown EPCs give their raw bytes."""
-    spec = NODE_PROFILE_PROPERTIES.get(epc)
-    if spec is None:
+    decode = NODE_PROFILE_DECODERS.get(epc)
+    if decode is None:
         return bytes(edt)
-    return spec.decode(edt)
+    return decode(edt, None)
 
 
 def lookup_node_profile_property(text: str) -> PropertySpec[NodeProfileValue]:

@@ -19,8 +19,8 @@ from types import MappingProxyType
 from typing import ClassVar, Final, TypeVar
 
 from routeb.echonet.datetime_fields import (
+    datetime_error,
     decode_datetime6,
-    decode_datetime7,
     encode_datetime6,
     encode_datetime7,
 )
@@ -36,7 +36,7 @@ from routeb.echonet.energy import (
     usage_between,
     usage_kwh_between,
 )
-from routeb.echonet.spec import PropertySpec, find_spec
+from routeb.echonet.spec import PropertySpec, decoders_of, find_spec, size_error
 from routeb.echonet.superclass import SuperClassValue, super_class_specs
 from routeb.errors import EchonetDecodeError, UsageError
 
@@ -45,6 +45,7 @@ __all__ = [
     "HISTORY1_SLOTS",
     "NO_DATA_U32",
     "SMART_METER_CLASS",
+    "SMART_METER_DECODERS",
     "SMART_METER_PROPERTIES",
     "CumulativeEnergy",
     "DailyHistory",
@@ -98,11 +99,20 @@ _PAIR_HEADER: Final = 7
 # protocol.md §B.1 0xC0: 0x00 + 3-byte maker code + 12 free bytes = 16.
 ROUTE_B_ID_FREE_LEN: Final = 12
 _SLOT: Final = timedelta(minutes=30)
-_HISTORY1: Final = struct.Struct(">H48I")
+_SLOTS48: Final = struct.Struct(">48I")
 _PAIRS: Final[tuple[struct.Struct, ...]] = tuple(
     struct.Struct(f">{2 * n}I") for n in range(HISTORY2_MAX_PAIRS + 1)
 )
 _U32: Final = struct.Struct(">I")
+_S32: Final = struct.Struct(">i")
+_S16_PAIR: Final = struct.Struct(">hh")
+# EA/EB: date-time (7) + u32; D0: date-time (7) + 2 × u32 (§B.1).
+_FIXED_TIME: Final = struct.Struct(">HBBBBBI")
+_ONE_MINUTE: Final = struct.Struct(">HBBBBBII")
+_UNSET_DATETIME7: Final = b"\xff" * 7
+# A u32 count whose top byte is 0x00..0x04 is below 0x05000000 < 99,999,999 (MAX_COUNT), so
+# a run of counts whose top bytes all delete to nothing here needs no further check.
+_SAFE_TOP_BYTES: Final = bytes(range(5))
 
 T = TypeVar("T")
 # The shapes of PropertySpec.decoder and .encoder (spec.py).
@@ -310,10 +320,26 @@ def _counts(values: tuple[int, ...], base: int, epc: int) -> tuple[int | None, .
     return tuple(_count(v, base + 4 * i, epc) for i, v in enumerate(values))
 
 
+# --- fast construction -------------------------------------------------------------------------
+# The value classes are frozen dataclasses; decoders, whose input is already checked, fill their
+# slots directly instead of paying for the frozen __init__ (the Frame decoder does the same).
+
+_new = object.__new__
+_ENERGY_RAW = CumulativeEnergy.__dict__["raw"].__set__
+_ENERGY_SCALE = CumulativeEnergy.__dict__["scale"].__set__
+
+
+def _slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
 # --- decoders and encoders ----------------------------------------------------------------------
+# Every decoder checks the EDT size first (spec.py), then the content; errors name the EPC.
 
 
 def _decode_route_b_id(edt: bytes, _scale: EnergyScale | None = None) -> RouteBIdentification:
+    if len(edt) != 16:
+        raise size_error(0xC0, edt, 16, 16)
     if edt[0]:
         raise EchonetDecodeError("Route B ID byte 1 must be 0x00", offset=0, epc=0xC0)
     return RouteBIdentification(edt[1] << 16 | edt[2] << 8 | edt[3], bytes(edt[4:]))
@@ -328,10 +354,28 @@ def _encode_route_b_id(value: object) -> bytes:
     return b"\x00" + maker.to_bytes(3, "big") + value.free
 
 
+def _datetime7(edt: bytes, fields: tuple[int, ...], epc: int) -> datetime | None:
+    """The date-time of the first 7 bytes from its unpacked fields (None when all 0xFF)."""
+    if fields[0] == 0xFFFF and edt[:7] == _UNSET_DATETIME7:
+        return None
+    try:
+        return datetime(fields[0], fields[1], fields[2], fields[3], fields[4], fields[5])
+    except ValueError:
+        pass
+    raise datetime_error(edt, 0, 3, epc)
+
+
 def _decode_one_minute(edt: bytes, scale: EnergyScale | None = None) -> OneMinuteEnergy:
-    when = decode_datetime7(edt, 0, 0xD0)
-    normal, reverse = _PAIRS[1].unpack_from(edt, 7)
-    return OneMinuteEnergy(when, _count(normal, 7, 0xD0), _count(reverse, 11, 0xD0), scale)
+    if len(edt) != 15:
+        raise size_error(0xD0, edt, 15, 15)
+    fields = _ONE_MINUTE.unpack(edt)
+    normal = fields[6]
+    reverse = fields[7]
+    if normal > MAX_COUNT:
+        normal = _count(normal, 7, 0xD0)
+    if reverse > MAX_COUNT:
+        reverse = _count(reverse, 11, 0xD0)
+    return OneMinuteEnergy(_datetime7(edt, fields, 0xD0), normal, reverse, scale)
 
 
 def _encode_one_minute(value: object) -> bytes:
@@ -345,7 +389,9 @@ def _encode_one_minute(value: object) -> bytes:
 
 
 def _decode_coefficient(edt: bytes, _scale: EnergyScale | None = None) -> int:
-    value = int.from_bytes(edt, "big")
+    if len(edt) != 4:
+        raise size_error(0xD3, edt, 4, 4)
+    value: int = _U32.unpack(edt)[0]
     if value > MAX_COEFFICIENT:
         raise EchonetDecodeError(f"coefficient {value} is above 999999", offset=0, epc=0xD3)
     return value
@@ -356,6 +402,8 @@ def _encode_coefficient(value: object) -> bytes:
 
 
 def _decode_digits(edt: bytes, _scale: EnergyScale | None = None) -> int:
+    if len(edt) != 1:
+        raise size_error(0xD7, edt, 1, 1)
     digits = edt[0]
     if not 1 <= digits <= MAX_DIGITS:
         raise EchonetDecodeError(f"effective digits {digits} is outside 1..8", epc=0xD7)
@@ -368,7 +416,13 @@ def _encode_digits(value: object) -> bytes:
 
 def _energy_decoder(epc: int) -> _Decoder[CumulativeEnergy]:
     def decode(edt: bytes, scale: EnergyScale | None = None) -> CumulativeEnergy:
-        return CumulativeEnergy(_count(int.from_bytes(edt, "big"), 0, epc), scale)
+        if len(edt) != 4:
+            raise size_error(epc, edt, 4, 4)
+        count: int = _U32.unpack(edt)[0]
+        energy: CumulativeEnergy = _new(CumulativeEnergy)
+        _ENERGY_RAW(energy, count if count <= MAX_COUNT else _count(count, 0, epc))
+        _ENERGY_SCALE(energy, scale)
+        return energy
 
     decode.__doc__ = f"The counter of 0x{epc:02X} (§B.1): 0..99999999 or None (no data)."
     return decode
@@ -381,6 +435,8 @@ def _encode_energy(value: object) -> bytes:
 
 
 def _decode_unit(edt: bytes, _scale: EnergyScale | None = None) -> EnergyUnit:
+    if len(edt) != 1:
+        raise size_error(0xE1, edt, 1, 1)
     # §B.1 0xE1: undefined codes are kept (multiplier None), never guessed.
     return EnergyUnit(edt[0])
 
@@ -391,18 +447,28 @@ def _encode_unit(value: object) -> bytes:
     return bytes((value.code,))
 
 
+_HISTORY_DAY, _HISTORY_RAW, _HISTORY_SCALE = _slot_setters(DailyHistory, "day", "raw", "scale")
+
+
 def _history1_decoder(epc: int) -> _Decoder[DailyHistory]:
     def decode(edt: bytes, scale: EnergyScale | None = None) -> DailyHistory:
-        day, *values = _HISTORY1.unpack(edt)
-        if day == HISTORY1_UNSET_DAY:
-            day_value = None
-        elif day > MAX_HISTORY_DAY:
+        if len(edt) != HISTORY1_LEN:
+            raise size_error(epc, edt, HISTORY1_LEN, HISTORY1_LEN)
+        day = edt[0] << 8 | edt[1]
+        if day > MAX_HISTORY_DAY and day != HISTORY1_UNSET_DAY:
             raise EchonetDecodeError(
                 f"history day {day} is neither 0..99 nor 0x00FF", offset=0, epc=epc
             )
-        else:
-            day_value = day
-        return DailyHistory(day_value, _counts(tuple(values), 2, epc), scale)
+        counts: tuple[int, ...] = _SLOTS48.unpack_from(edt, 2)
+        raw: tuple[int | None, ...] = counts
+        # Top bytes 0x00..0x04 only: every slot is a count, no check per value needed.
+        if edt[2::4].translate(None, _SAFE_TOP_BYTES):
+            raw = tuple(_count(v, 2 + 4 * i, epc) for i, v in enumerate(counts))
+        history: DailyHistory = _new(DailyHistory)
+        _HISTORY_DAY(history, None if day == HISTORY1_UNSET_DAY else day)
+        _HISTORY_RAW(history, raw)
+        _HISTORY_SCALE(history, scale)
+        return history
 
     decode.__doc__ = f"Day and 48 half-hourly counters of 0x{epc:02X} (§B.1)."
     return decode
@@ -412,12 +478,14 @@ def _encode_history1(value: object) -> bytes:
     if not isinstance(value, DailyHistory):
         raise UsageError("E2/E4 take a DailyHistory")
     day = HISTORY1_UNSET_DAY if value.day is None else _int(value.day, "the day", 0, 99)
-    if len(value.raw) != HISTORY1_SLOTS:
-        raise UsageError(f"E2/E4 carry exactly 48 slots, got {len(value.raw)}")
+    if not isinstance(value.raw, tuple | list) or len(value.raw) != HISTORY1_SLOTS:
+        raise UsageError(f"E2/E4 carry a sequence of exactly 48 slots, got {value.raw!r:.40}")
     return day.to_bytes(2, "big") + b"".join(_count_bytes(raw) for raw in value.raw)
 
 
 def _decode_history_day(edt: bytes, _scale: EnergyScale | None = None) -> int | None:
+    if len(edt) != 1:
+        raise size_error(0xE5, edt, 1, 1)
     day = edt[0]
     if day == E5_UNSET:
         return None
@@ -433,10 +501,12 @@ def _encode_history_day(value: object) -> bytes:
 
 
 def _decode_power(edt: bytes, _scale: EnergyScale | None = None) -> int | None:
-    watts = int.from_bytes(edt, "big", signed=True)
-    if watts == E7_NO_DATA:
-        return None
-    if watts in (_S32_OVERFLOW, _S32_UNDERFLOW):
+    if len(edt) != 4:
+        raise size_error(0xE7, edt, 4, 4)
+    watts: int = _S32.unpack(edt)[0]
+    if watts >= E7_NO_DATA or watts == _S32_UNDERFLOW:
+        if watts == E7_NO_DATA:
+            return None
         raise EchonetDecodeError(
             f"instantaneous power 0x{watts & 0xFFFFFFFF:08X} is an overflow/underflow code",
             offset=0,
@@ -454,6 +524,7 @@ def _encode_power(value: object) -> bytes:
 
 # Decimal amperes by 0.1 A count: the range is small (±3276.7 A) and a house stays within a
 # few hundred counts, so memoising the conversion is cheap and saves most of E8's decode time.
+# Only valid counts are stored (never the sentinels), at most 65,533 entries.
 _AMPERES: dict[int, Decimal] = {}
 
 
@@ -464,16 +535,27 @@ def _amperes(raw: int, offset: int) -> Decimal | None:
         raise EchonetDecodeError(
             f"current 0x{raw & 0xFFFF:04X} is an overflow/underflow code", offset=offset, epc=0xE8
         )
-    value = _AMPERES.get(raw)
-    if value is None:
-        value = _AMPERES[raw] = Decimal(raw).scaleb(-1)
+    value = _AMPERES[raw] = Decimal(raw).scaleb(-1)
     return value
 
 
+_CURRENT_R, _CURRENT_T = _slot_setters(InstantaneousCurrents, "r", "t")
+
+
 def _decode_currents(edt: bytes, _scale: EnergyScale | None = None) -> InstantaneousCurrents:
-    r = int.from_bytes(edt[0:2], "big", signed=True)
-    t = int.from_bytes(edt[2:4], "big", signed=True)
-    return InstantaneousCurrents(_amperes(r, 0), _amperes(t, 2))
+    if len(edt) != 4:
+        raise size_error(0xE8, edt, 4, 4)
+    r, t = _S16_PAIR.unpack(edt)
+    r_amperes = _AMPERES.get(r)
+    if r_amperes is None:
+        r_amperes = _amperes(r, 0)
+    t_amperes = _AMPERES.get(t)
+    if t_amperes is None:
+        t_amperes = _amperes(t, 2)
+    currents: InstantaneousCurrents = _new(InstantaneousCurrents)
+    _CURRENT_R(currents, r_amperes)
+    _CURRENT_T(currents, t_amperes)
+    return currents
 
 
 def _current_bytes(value: object, phase: str) -> bytes:
@@ -481,6 +563,8 @@ def _current_bytes(value: object, phase: str) -> bytes:
         return E8_NO_DATA.to_bytes(2, "big")
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise UsageError(f"{phase}-phase current is a Decimal (amperes), got {value!r}")
+    if isinstance(value, Decimal) and not value.is_finite():  # NaN, sNaN (would trap), ±inf
+        raise UsageError(f"{phase}-phase current {value} is not a number of amperes")
     tenths = Decimal(value).scaleb(1)
     if not tenths.is_finite() or tenths != tenths.to_integral_value():
         raise UsageError(f"{phase}-phase current {value} A is not a multiple of 0.1 A")
@@ -494,11 +578,28 @@ def _encode_currents(value: object) -> bytes:
     return _current_bytes(value.r, "R") + _current_bytes(value.t, "T")
 
 
+_FIXED_WHEN, _FIXED_RAW, _FIXED_SCALE = _slot_setters(FixedTimeEnergy, "timestamp", "raw", "scale")
+
+
 def _fixed_time_decoder(epc: int) -> _Decoder[FixedTimeEnergy]:
     def decode(edt: bytes, scale: EnergyScale | None = None) -> FixedTimeEnergy:
-        when = decode_datetime7(edt, 0, epc)
-        raw = edt[7] << 24 | edt[8] << 16 | edt[9] << 8 | edt[10]
-        return FixedTimeEnergy(when, _count(raw, 7, epc), scale)
+        if len(edt) != 11:
+            raise size_error(epc, edt, 11, 11)
+        year, month, day, hour, minute, second, raw = _FIXED_TIME.unpack(edt)
+        if year == 0xFFFF and edt[:7] == _UNSET_DATETIME7:
+            when = None
+        else:
+            try:
+                when = datetime(year, month, day, hour, minute, second)
+            except ValueError:
+                raise datetime_error(edt, 0, 3, epc) from None
+        if raw > MAX_COUNT:
+            raw = _count(raw, 7, epc)
+        energy: FixedTimeEnergy = _new(FixedTimeEnergy)
+        _FIXED_WHEN(energy, when)
+        _FIXED_RAW(energy, raw)
+        _FIXED_SCALE(energy, scale)
+        return energy
 
     decode.__doc__ = f"Time stamp and counter of 0x{epc:02X} (§B.1)."
     return decode
@@ -518,19 +619,25 @@ def _check_half_hour(when: datetime | None, epc: int) -> None:
 
 
 def _pairs_decoder(epc: int, max_pairs: int, cls: type[PairHistory]) -> _Decoder[PairHistory]:
+    max_size = _PAIR_HEADER + 8 * max_pairs
+    half_hourly = cls is HalfHourlyHistory
+
     def decode(edt: bytes, scale: EnergyScale | None = None) -> PairHistory:
+        size = len(edt)
+        if size < _PAIR_HEADER + 8 or size > max_size:
+            raise size_error(epc, edt, _PAIR_HEADER + 8, max_size)
         when = decode_datetime6(edt, 0, epc)
-        if cls is HalfHourlyHistory:
+        if half_hourly:
             _check_half_hour(when, epc)
         count = edt[6]
         if not 1 <= count <= max_pairs:
             raise EchonetDecodeError(
                 f"pair count {count} is outside 1..{max_pairs}", offset=6, epc=epc
             )
-        if len(edt) != _PAIR_HEADER + 8 * count:
+        if size != _PAIR_HEADER + 8 * count:
             raise EchonetDecodeError(
-                f"{count} pairs need {_PAIR_HEADER + 8 * count} bytes, EDT has {len(edt)}",
-                offset=min(len(edt), _PAIR_HEADER + 8 * count),
+                f"{count} pairs need {_PAIR_HEADER + 8 * count} bytes, EDT has {size}",
+                offset=min(size, _PAIR_HEADER + 8 * count),
                 epc=epc,
             )
         flat = _counts(_PAIRS[count].unpack_from(edt, _PAIR_HEADER), _PAIR_HEADER, epc)
@@ -548,6 +655,10 @@ def _pairs_encoder(cls: type[PairHistory], max_pairs: int) -> _Encoder:
         assert isinstance(value, PairHistory)  # for the type checker; checked just above
         if value.timestamp is not None and cls is HalfHourlyHistory:
             _half_hour_or_raise(value.timestamp)
+        if not isinstance(value.pairs, tuple | list) or not all(
+            isinstance(pair, tuple | list) and len(pair) == 2 for pair in value.pairs
+        ):
+            raise UsageError(f"{cls.__name__} pairs are (normal, reverse) count pairs")
         count = len(value.pairs)
         if not 1 <= count <= max_pairs:
             raise UsageError(f"{cls.__name__} carries 1..{max_pairs} pairs, got {count}")
@@ -562,13 +673,15 @@ def _pairs_encoder(cls: type[PairHistory], max_pairs: int) -> _Encoder:
     return encode
 
 
-def _half_hour_or_raise(when: datetime) -> None:
-    if when.minute not in (0, 30):
+def _half_hour_or_raise(when: object) -> None:
+    if isinstance(when, datetime) and when.minute not in (0, 30):
         raise UsageError("EC/ED times fall on :00 or :30 (use build_ed to floor them)")
 
 
 def _target_decoder(epc: int, max_pairs: int) -> _Decoder[HistoryTarget]:
     def decode(edt: bytes, _scale: EnergyScale | None = None) -> HistoryTarget:
+        if len(edt) != 7:
+            raise size_error(epc, edt, 7, 7)
         when = decode_datetime6(edt, 0, epc)
         if epc == 0xED:
             _check_half_hour(when, epc)
@@ -720,12 +833,18 @@ SMART_METER_PROPERTIES: Final[Mapping[int, PropertySpec[SmartMeterValue]]] = Map
 )
 
 
+SMART_METER_DECODERS: Final[
+    Mapping[int, Callable[[bytes, EnergyScale | None], SmartMeterValue]]
+] = MappingProxyType(decoders_of(SMART_METER_PROPERTIES))
+"""EPC → decoder (``spec.decoder``): one call per property when decoding whole frames."""
+
+
 def decode_property(epc: int, edt: bytes, scale: EnergyScale | None = None) -> SmartMeterValue:
     """The typed value of a 0x0288 EDT, energy bound to ``scale``; unknown EPCs give raw bytes."""
-    spec = SMART_METER_PROPERTIES.get(epc)
-    if spec is None:
+    decode = SMART_METER_DECODERS.get(epc)
+    if decode is None:
         return bytes(edt)
-    return spec.decode(edt, scale)
+    return decode(edt, scale)
 
 
 def lookup_property(text: str) -> PropertySpec[SmartMeterValue]:

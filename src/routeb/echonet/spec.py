@@ -2,8 +2,10 @@
 
 A :class:`PropertySpec` ties an EPC to its names (English / 日本語, as in protocol.md §A.6,
 §A.7 and §B.1), a stable snake_case key, the EDT size the spec allows, a decoder, an encoder and
-a display unit. ``decode`` checks the size first, so a wrong-length EDT is always an
-:class:`~routeb.errors.EchonetDecodeError` naming the EPC, never a silent mis-scale.
+a display unit. Every decoder checks the EDT size itself before anything else (one call per
+property on the hot path), so a wrong-length EDT is always an
+:class:`~routeb.errors.EchonetDecodeError` naming the EPC (:func:`size_error`), never a silent
+mis-scale; the tests hold each decoder to its spec's ``min_size`` / ``max_size``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,21 @@ from typing import Generic, TypeVar
 from routeb.echonet.energy import EnergyScale
 from routeb.errors import EchonetDecodeError, UsageError
 
-__all__ = ["PropertySpec", "find_spec"]
+__all__ = ["Decoder", "PropertySpec", "decoders_of", "find_spec", "size_error"]
 
 V_co = TypeVar("V_co", covariant=True)
 V = TypeVar("V")
+# What a decoder is: EDT (and the energy scale, for the EPCs it concerns) → typed value.
+Decoder = Callable[[bytes, EnergyScale | None], V]
+
+
+def size_error(epc: int, edt: bytes, min_size: int, max_size: int) -> EchonetDecodeError:
+    """The error for an EDT whose length is outside ``min_size..max_size`` (names the EPC)."""
+    size = len(edt)
+    expected = f"{min_size}" if min_size == max_size else f"{min_size}..{max_size}"
+    return EchonetDecodeError(
+        f"EDT is {size} bytes, expected {expected}", offset=min(size, max_size), epc=epc
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,24 +57,20 @@ class PropertySpec(Generic[V_co]):
         return self.min_size if self.min_size == self.max_size else (self.min_size, self.max_size)
 
     def decode(self, edt: bytes, scale: EnergyScale | None = None) -> V_co:
-        """The typed value of ``edt``; EchonetDecodeError (naming the EPC) when it is invalid."""
-        size = len(edt)
-        if size < self.min_size or size > self.max_size:
-            expected = (
-                f"{self.min_size}"
-                if self.min_size == self.max_size
-                else f"{self.min_size}..{self.max_size}"
-            )
-            raise EchonetDecodeError(
-                f"{self.name_en}: EDT is {size} bytes, expected {expected}",
-                offset=min(size, self.max_size),
-                epc=self.epc,
-            )
+        """The typed value of ``edt``; EchonetDecodeError (naming the EPC) when it is invalid.
+
+        The decoder checks the size first (see the module docstring).
+        """
         return self.decoder(edt, scale)
 
     def encode(self, value: object) -> bytes:
         """The exact EDT bytes of ``value``; UsageError when the value cannot be sent."""
         return self.encoder(value)
+
+
+def decoders_of(registry: Mapping[int, PropertySpec[V]]) -> dict[int, Decoder[V]]:
+    """EPC → decoder of a registry: the one-call-per-property form for bulk decoding."""
+    return {epc: spec.decoder for epc, spec in registry.items()}
 
 
 def find_spec(text: str, registry: Mapping[int, PropertySpec[V]]) -> PropertySpec[V]:

@@ -19,7 +19,7 @@ from typing import Final
 from routeb.echonet.datetime_fields import decode_date, decode_time, encode_date, encode_time
 from routeb.echonet.energy import EnergyScale
 from routeb.echonet.propmap import decode_property_map, encode_property_map
-from routeb.echonet.spec import PropertySpec
+from routeb.echonet.spec import PropertySpec, size_error
 from routeb.errors import EchonetDecodeError, UsageError
 
 __all__ = [
@@ -186,12 +186,16 @@ def _int_of(value: object, what: str, low: int, high: int) -> int:
 
 def decode_operation_status(edt: bytes, _scale: EnergyScale | None = None) -> OperationStatus | int:
     """0x30/0x31 as OperationStatus; any other code is kept as a plain int (tolerated)."""
+    if len(edt) != 1:
+        raise size_error(0x80, edt, 1, 1)
     code = edt[0]
     return _STATUS.get(code, code)
 
 
 def decode_fault_status(edt: bytes, _scale: EnergyScale | None = None) -> FaultStatus | int:
     """0x41/0x42 as FaultStatus; any other code is kept as a plain int (tolerated)."""
+    if len(edt) != 1:
+        raise size_error(0x88, edt, 1, 1)
     code = edt[0]
     return _FAULT.get(code, code)
 
@@ -208,6 +212,8 @@ def decode_installation_location(
     edt: bytes, _scale: EnergyScale | None = None, *, epc: int = 0x81
 ) -> InstallationLocation:
     """One code byte, or 0x01 followed by 16 bytes of position information (§A.7)."""
+    if not edt:
+        raise size_error(epc, edt, 1, 1 + LOCATION_POSITION_LEN)
     code = edt[0]
     if code == LOCATION_POSITION:
         if len(edt) != 1 + LOCATION_POSITION_LEN:
@@ -230,7 +236,7 @@ def encode_installation_location(value: object) -> bytes:
         raise UsageError("0x81 takes an InstallationLocation")
     code = _int_of(value.code, "an installation location code", 0, 0xFF)
     if code == LOCATION_POSITION:
-        if value.position is None or len(value.position) != LOCATION_POSITION_LEN:
+        if not isinstance(value.position, bytes) or len(value.position) != LOCATION_POSITION_LEN:
             raise UsageError("location 0x01 carries exactly 16 bytes of position information")
         return bytes((code,)) + value.position
     if value.position is not None:
@@ -243,6 +249,8 @@ def encode_installation_location(value: object) -> bytes:
 
 def decode_standard_version(edt: bytes, _scale: EnergyScale | None = None) -> StandardVersion:
     """``00 00 <release letter> <revision>`` (§A.7)."""
+    if len(edt) != 4:
+        raise size_error(0x82, edt, 4, 4)
     if edt[0] or edt[1]:
         raise EchonetDecodeError(
             "standard version bytes 1-2 must be 00 00", offset=0 if edt[0] else 1, epc=0x82
@@ -260,6 +268,8 @@ def encode_standard_version(value: object) -> bytes:
     if not isinstance(value, StandardVersion):
         raise UsageError("0x82 takes a StandardVersion")
     release = value.release
+    if not isinstance(release, str):
+        raise UsageError(f"the release is a letter, got {release!r}")
     if release == "A":
         release = "a"
     if len(release) != 1 or (release != "a" and not "B" <= release <= "Z"):
@@ -273,6 +283,8 @@ def encode_standard_version(value: object) -> bytes:
 
 def decode_manufacturer_code(edt: bytes, _scale: EnergyScale | None = None) -> ManufacturerCode:
     """The 3-byte maker code."""
+    if len(edt) != 3:
+        raise size_error(0x8A, edt, 3, 3)
     return ManufacturerCode(int.from_bytes(edt, "big"))
 
 
@@ -285,6 +297,8 @@ def encode_manufacturer_code(value: object) -> bytes:
 
 def decode_production_number(edt: bytes, _scale: EnergyScale | None = None) -> str:
     """12 ASCII bytes with the NUL padding stripped (§A.7)."""
+    if len(edt) != PRODUCTION_NUMBER_LEN:
+        raise size_error(0x8D, edt, PRODUCTION_NUMBER_LEN, PRODUCTION_NUMBER_LEN)
     for i, byte in enumerate(edt):
         if byte > 0x7F:
             raise EchonetDecodeError(
@@ -307,6 +321,8 @@ def encode_production_number(value: object) -> bytes:
 
 def decode_current_time(edt: bytes, _scale: EnergyScale | None = None) -> time | None:
     """``hh mm`` (0..23, 0..59); FFFF = unset → None (§A.7)."""
+    if len(edt) != 2:
+        raise size_error(0x97, edt, 2, 2)
     return decode_time(edt, 0, 0x97)
 
 
@@ -319,6 +335,8 @@ def encode_current_time(value: object) -> bytes:
 
 def decode_current_date(edt: bytes, _scale: EnergyScale | None = None) -> date | None:
     """``YYYY MM DD``; FFFFFFFF = unset → None (§A.7)."""
+    if len(edt) != 4:
+        raise size_error(0x98, edt, 4, 4)
     return decode_date(edt, 0, 0x98)
 
 
@@ -334,6 +352,7 @@ def encode_current_date(value: object) -> bytes:
 
 def _map_decoder(epc: int) -> Callable[[bytes, EnergyScale | None], tuple[int, ...]]:
     def decode(edt: bytes, _scale: EnergyScale | None = None) -> tuple[int, ...]:
+        # The map checks its own size: 1 + N bytes (N < 16) or 17 (§A.5).
         return decode_property_map(edt, epc=epc)
 
     decode.__doc__ = f"The EPCs of property map 0x{epc:02X}, ascending (§A.5)."
