@@ -24,6 +24,10 @@ _COMMANDS: tuple[str, ...] = (
     "db",
     "doctor",
     "init",
+    "bridge",
+    "discover",
+    "ingest",
+    "fleet",
 )
 
 
@@ -40,6 +44,10 @@ _SUMMARIES: dict[str, str] = {
     "db": "database maintenance",
     "doctor": "check config, device, module, scan, join and meter, with fixes",
     "init": "interactive setup: device, credentials, test join, config file",
+    "bridge": "expose the meter on the LAN as an ECHONET Lite node (Home Assistant etc.)",
+    "discover": "find ECHONET Lite nodes and smart meters on the LAN",
+    "ingest": "write the fleet MQTT stream into PostgreSQL (a pool of workers)",
+    "fleet": "fleet queries: latest readings, completeness, totals per 30 minutes",
 }
 
 

@@ -16,14 +16,15 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from routeb._redact import Secret, redact_line
-from routeb.collector.links import WiSunLink, open_wisun
+from routeb.collector.links import WiSunLink, open_lan_link, open_wisun
 from routeb.config import Config, load_config, validate_password, validate_rbid, with_overrides
-from routeb.driver.session import ScanProgress, SessionSettings
+from routeb.driver.session import BRouteSession, ScanProgress, SessionSettings, SessionStats
+from routeb.driver.states import SessionState
 from routeb.errors import (
     AuthenticationError,
     ConfigError,
@@ -67,7 +68,7 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
         help="serial device or URL: /dev/ttyUSB0, /dev/serial/by-id/…, socket://host:port, "
-        "rfc2217://host:port (or ROUTEB_DEVICE)",
+        "rfc2217://host:port, udp://ADDRESS for a meter behind a LAN bridge (or ROUTEB_DEVICE)",
     )
     parser.add_argument(
         "--dialect",
@@ -176,6 +177,8 @@ def load_settings(args: argparse.Namespace, *, need_credentials: bool = True) ->
     dialect_flag = getattr(args, "dialect", None)
     config = with_overrides(config, device=getattr(args, "device", None), dialect=dialect_flag)
     meter = config.meter
+    if is_lan_device(meter.device):
+        need_credentials = False  # a meter behind a LAN bridge: no B-route credentials
     rbid = meter.id
     password = meter.password
     if need_credentials and rbid is None:
@@ -196,6 +199,19 @@ def load_settings(args: argparse.Namespace, *, need_credentials: bool = True) ->
     return Settings(config, secret_id, secret_pw, meter.device, dialect, Path(state_dir))
 
 
+def is_lan_device(device: str | None) -> bool:
+    """True for ``udp://ADDRESS``: a meter (or bridge) on the LAN, not a Wi-SUN module."""
+    return device is not None and device.startswith("udp://")
+
+
+@dataclass(slots=True)
+class _LanSession:
+    """What the commands read of a session, for a LAN meter: always ready, no radio stats."""
+
+    state: SessionState = SessionState.READY
+    stats: SessionStats = field(default_factory=SessionStats)
+
+
 @contextlib.asynccontextmanager
 async def connect(
     settings: Settings,
@@ -206,8 +222,25 @@ async def connect(
     on_scan_progress: Callable[[ScanProgress], None] | None = None,
     start_reader: bool = True,
 ) -> AsyncIterator[WiSunLink]:
-    """Connect (cache first), start the client and the AIF start-up; SKTERM on exit."""
+    """Connect (cache first), start the client and the AIF start-up; SKTERM on exit.
+
+    ``udp://ADDRESS`` reaches a meter behind a LAN bridge with the same client (pacing,
+    adaptive batching) and reader; its session is a stand-in that is always ready.
+    """
     polling = settings.config.polling
+    client_settings = ClientSettings(
+        min_gap=polling.min_gap,
+        timer1=polling.timer1,
+        timer2=polling.timer2,
+        retries=polling.retries,
+    )
+    if is_lan_device(settings.device):
+        async with open_lan_link(
+            settings.device, client_settings=client_settings, start_reader=start_reader
+        ) as lan:
+            session = cast(BRouteSession, _LanSession())
+            yield WiSunLink(session, lan.client, lan.reader)
+        return
     async with open_wisun(
         settings.device,
         settings.rbid,
@@ -219,12 +252,7 @@ async def connect(
             scan_durations=settings.config.meter.scan_durations,
             show_identifiers=show_identifiers,
         ),
-        client_settings=ClientSettings(
-            min_gap=polling.min_gap,
-            timer1=polling.timer1,
-            timer2=polling.timer2,
-            retries=polling.retries,
-        ),
+        client_settings=client_settings,
         on_scan_progress=on_scan_progress,
         retry_auth=retry_auth,
         start_reader=start_reader,

@@ -2,7 +2,8 @@
 
 Prints exactly one JSON line when ready, e.g.
 ``{"serial": "/dev/pts/7", "tcp": "socket://127.0.0.1:40123", "dialect": "bp35a1"}``,
-then runs until SIGINT/SIGTERM.
+then runs until SIGINT/SIGTERM. With ``--udp ADDRESS`` the meter is also an ECHONET Lite node
+on ADDRESS:3610 and the line gains ``"udp": "ADDRESS"`` (docs/bridge.md).
 """
 
 from __future__ import annotations
@@ -61,13 +62,24 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--fault", action="append", default=[], metavar="NAME[=VALUE]", help=fault_help
     )
+    parser.add_argument(
+        "--udp",
+        metavar="ADDRESS",
+        help="also serve the meter as an ECHONET Lite node on ADDRESS:3610 (e.g. 127.0.0.2)",
+    )
     parser.add_argument("--link", type=Path, help="keep a symlink to the current pty here")
     parser.add_argument("--log", action="store_true", help="print the module's conversation")
+    parser.add_argument("--fleet", type=int, metavar="N", help="simulate N homes (docs/fleet.md)")
+    parser.add_argument("--mqtt", metavar="URL", help="with --fleet: the broker, mqtt://host:1883")
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
     setup_logging(0)
+    if args.fleet:
+        from routeb.fleet.simulator import main as fleet_main  # noqa: PLC0415
+
+        return run(lambda: fleet_main(args.fleet, args.mqtt, args.seed, args.clock_speed))
     return run(lambda: _emulate(args))
 
 
@@ -91,6 +103,7 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
         seed=args.seed,
         link=args.link,
         log=args.log,
+        udp=args.udp,
     )
     if profile is not None:
         options = replace(options, profile=profile)

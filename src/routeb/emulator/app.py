@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +24,7 @@ from routeb.emulator.profile import MeterProfile
 from routeb.emulator.server import PtyEndpoint, TcpEndpoint
 from routeb.errors import ConfigError
 from routeb.skstack.events import Dialect
+from routeb.transport.lan import ECHONET_PORT, MULTICAST_V4, MULTICAST_V6, LanEndpoint
 
 __all__ = [
     "DEFAULT_ID",
@@ -71,6 +74,7 @@ class EmulatorOptions:
     vanish_for: float = 5.0
     link: Path | None = None
     log: bool = False
+    udp: str | None = None  # also serve the meter as an ECHONET Lite node on ADDRESS:3610
 
 
 def _number(name: str, value: str | None) -> float:
@@ -147,6 +151,8 @@ class Emulator:
         self.modules: list[EmulatedModule] = []
         self.pty: PtyEndpoint | None = None
         self.tcp: TcpEndpoint | None = None
+        self.udp: LanEndpoint | None = None
+        self._udp_group: asyncio.DatagramTransport | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seed = options.seed
 
@@ -179,9 +185,52 @@ class Emulator:
             self.tcp = TcpEndpoint(self._attach, port=self.options.tcp)
             await self.tcp.open()
             ready["tcp"] = self.tcp.url
+        if self.options.udp is not None:
+            await self._start_udp(self.options.udp)
+            ready["udp"] = self.options.udp
         if self.options.vanish_after is not None:
             self._tasks.append(asyncio.get_running_loop().create_task(self._vanish()))
         return ready
+
+    async def _start_udp(self, address: str) -> None:
+        """The meter as a LAN node on ADDRESS:3610 (docs/bridge.md): requests, D5 INF, pushes.
+
+        The address given is bound, never the wildcard (protocol.md §A.1: every node uses port
+        3610, so nodes sharing a host need distinct addresses). Such a socket does not see the
+        multicast group, so a second, receive-only socket bound to the group feeds it.
+        """
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.udp = udp = LanEndpoint(address, ECHONET_PORT, family)
+        await udp.start(multicast=True)
+        try:
+            # A wildcard socket joined the group itself (and would see each datagram twice).
+            sock = None if address in ("", "0.0.0.0", "::") else _group_socket(family, address)  # noqa: S104
+        except OSError as exc:
+            _LOG.info("no multicast listener on %s (%s): unicast only", address, exc)
+        else:
+            if sock is not None:
+                self._udp_group, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                    lambda: _GroupProtocol(udp), sock=sock
+                )
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._udp_serve(udp)))
+        self._tasks.append(loop.create_task(self._udp_pushes(udp)))
+        udp.send(self.meter.startup_notification(), udp.multicast_address())  # §C 3.1.1
+
+    async def _udp_serve(self, udp: LanEndpoint) -> None:
+        while True:
+            datagram = await udp.receive()
+            # EmulatedMeter.handle is total: malformed input is counted there, never raised.
+            for answer in self.meter.handle(datagram.data, datagram.source):
+                udp.send(answer, datagram.source)
+
+    async def _udp_pushes(self, udp: LanEndpoint) -> None:
+        # protocol.md §C 3.2.1: EA (+EB) within 5 minutes after :00/:30; on the LAN, to the group.
+        while True:
+            when, frames = self.meter.next_push(self.clock.now())
+            await asyncio.sleep(max(0.0, self.clock.seconds_until(when)))
+            for frame in frames:
+                udp.send(frame, udp.multicast_address())
 
     @property
     def module(self) -> EmulatedModule:
@@ -214,6 +263,43 @@ class Emulator:
             self.pty.close()
         if self.tcp is not None:
             await self.tcp.close()
+        if self._udp_group is not None:
+            self._udp_group.close()
+        if self.udp is not None:
+            self.udp.close()
+
+
+class _GroupProtocol(asyncio.DatagramProtocol):
+    """Hands datagrams sent to the multicast group to the node's unicast endpoint."""
+
+    def __init__(self, endpoint: LanEndpoint) -> None:
+        self._endpoint = endpoint
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self._endpoint._deliver(data, str(addr[0]))
+
+
+def _group_socket(family: socket.AddressFamily, address: str) -> socket.socket:
+    """A socket bound to 224.0.23.0 / ff02::1 port 3610, joined on ``address``'s interface."""
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET:
+            sock.bind((MULTICAST_V4, ECHONET_PORT))
+            group = socket.inet_aton(MULTICAST_V4) + socket.inet_aton(address)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
+        else:
+            zone = address.partition("%")[2]
+            index = (int(zone) if zone.isdigit() else socket.if_nametoindex(zone)) if zone else 0
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((MULTICAST_V6, ECHONET_PORT, 0, index))
+            group = socket.inet_pton(socket.AF_INET6, MULTICAST_V6) + struct.pack("@I", index)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, group)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _log_line(direction: str, text: str) -> None:

@@ -1,0 +1,167 @@
+"""`routeb bridge`: the meter (over Wi-SUN) as an ECHONET Lite node on the LAN.
+
+Prints one JSON line when ready, e.g.
+``{"listen": "192.168.1.20", "port": 3610, "identification": "feffffff…"}``, then serves
+until SIGINT/SIGTERM, with a status line on stderr every minute (docs/bridge.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from typing import Any
+
+from routeb.bridge.cache import Freshness
+from routeb.bridge.core import BridgeSettings, bridge_identification, parse_networks
+from routeb.bridge.service import BridgeService
+from routeb.cli._common import add_connection_args, connect, load_settings, run, setup_logging
+from routeb.errors import ConfigError
+from routeb.transport.lan import ECHONET_PORT
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "bridge",
+        help="expose the meter on the LAN as an ECHONET Lite node (Home Assistant etc.)",
+        description="Connect to the meter over Wi-SUN and answer ECHONET Lite requests for it "
+        "on ADDRESS:3610 from a cache, fetching what is stale over the radio. Read-only unless "
+        "--allow-set is given. See docs/bridge.md.",
+    )
+    add_connection_args(parser)
+    parser.add_argument(
+        "--listen",
+        default="",
+        metavar="ADDRESS",
+        help="address to answer on (default: all interfaces; IPv6 literals allowed)",
+    )
+    parser.add_argument(
+        "--interface", help="interface for multicast (IPv4: its address; IPv6: its name)"
+    )
+    parser.add_argument(
+        "--allow-from",
+        action="append",
+        default=[],
+        metavar="NETWORK",
+        help="answer only these clients (e.g. 192.168.1.0/24; repeatable; default: everyone)",
+    )
+    parser.add_argument(
+        "--allow-set",
+        default="",
+        metavar="EPCS",
+        help="EPCs LAN clients may set, e.g. E5,ED,EF (history selectors; default: none)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="append",
+        default=[],
+        metavar="EPC=SECONDS",
+        help="how long a property stays fresh in the cache (e.g. E7=1; repeatable)",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=5.0,
+        help="seconds a LAN request waits for the radio before Get_SNA (default 5)",
+    )
+    parser.add_argument(
+        "--status-interval",
+        type=float,
+        default=60.0,
+        help="seconds between status lines on stderr (0: none; default 60, 10 with -v)",
+    )
+    parser.set_defaults(handler=_handle)
+
+
+def _epc(text: str, flag: str) -> int:
+    try:
+        value = int(text.strip().removeprefix("0x").removeprefix("0X"), 16)
+    except ValueError:
+        raise ConfigError(flag, f"{text!r} is not an EPC (hex, e.g. E5)") from None
+    if not 0x80 <= value <= 0xFF:
+        raise ConfigError(flag, f"{text!r} is not an EPC (0x80..0xFF)")
+    return value
+
+
+def bridge_settings(args: argparse.Namespace) -> BridgeSettings:
+    """The flags as :class:`BridgeSettings` (ConfigError when malformed)."""
+    writable = frozenset(_epc(t, "--allow-set") for t in args.allow_set.split(",") if t.strip())
+    try:
+        allow = parse_networks(args.allow_from)
+    except ValueError as exc:
+        raise ConfigError("--allow-from", str(exc)) from None
+    overrides: dict[int, float] = {}
+    for spec in args.fresh:
+        name, sep, raw = spec.partition("=")
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = -1.0
+        if not sep or seconds < 0:
+            raise ConfigError("--fresh", f"{spec!r}: expected EPC=SECONDS, e.g. E7=1")
+        overrides[_epc(name, "--fresh")] = seconds
+    if not args.deadline > 0:
+        raise ConfigError("--deadline", "must be > 0")
+    return BridgeSettings(
+        writable=writable,
+        allow=allow,
+        freshness=Freshness(overrides),
+        deadline=args.deadline,
+    )
+
+
+def _handle(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    return run(lambda: _bridge(args))
+
+
+def _status(line: str) -> None:
+    print(f"routeb bridge: {line}", file=sys.stderr, flush=True)
+
+
+async def _bridge(args: argparse.Namespace) -> int:
+    bridge_config = bridge_settings(args)
+    settings = load_settings(args)
+    interval = args.status_interval
+    if args.verbose and interval == 60.0:
+        interval = 10.0
+    async with connect(
+        settings, retry_auth=args.retry_auth, show_identifiers=args.show_identifiers
+    ) as link:
+        cached = getattr(link.session, "meter", None)
+        seed = getattr(cached, "mac", None) or settings.device
+        service = BridgeService(
+            link.client,
+            link.reader.info,
+            bridge_identification(seed),
+            bridge_config,
+            listen=args.listen,
+            interface=args.interface,
+            link_state=lambda: link.session.state.value,
+            status_interval=interval or None,
+            status=_status,
+        )
+        await service.start()
+        ready = {
+            "listen": service.address,
+            "port": ECHONET_PORT,
+            "identification": service.bridge.identification.hex(),
+        }
+        print(json.dumps(ready), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            _status(service.bridge.status_line())
+            await service.close()
+    print("routeb bridge: stopped", file=sys.stderr)
+    return 0
