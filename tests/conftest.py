@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.mosquitto import Broker
+from tests.servers.postgres import Postgres
 
 
 @pytest.fixture
@@ -19,3 +20,27 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One real PostgreSQL for the run; each test takes its own database (``dsn``)."""
+    server = Postgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dsn(postgres: Postgres) -> str:
+    """A fresh, migrated fleet database."""
+    import psycopg  # noqa: PLC0415 - only the fleet tests need it
+
+    from routeb.fleet import pg  # noqa: PLC0415
+
+    url = postgres.create_database()
+    with psycopg.connect(url) as conn:
+        pg.migrate(conn)
+    return url

@@ -160,6 +160,26 @@ class TariffConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FleetConfig:
+    """[fleet]: the fleet stream to a central broker (docs/fleet.md)."""
+
+    enabled: bool = False
+    url: str = "mqtt://127.0.0.1:1883"
+    site: str = ""
+    username: str | None = None
+    password: Secret | None = None
+    base_topic: str = "routeb-fleet"  # routeb.fleet.schema.DEFAULT_BASE_TOPIC
+    client_id: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    tls_insecure: bool = False
+    interval: float = 5.0
+    max_rows: int = 2000
+    max_inflight: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration."""
 
@@ -170,6 +190,7 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     tariff: TariffConfig = field(default_factory=TariffConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
 
 
 def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
@@ -321,7 +342,7 @@ def load_config(
                 file,
                 file,
             )
-    _check_unknown(data, {"meter", "polling", "storage", "mqtt", "http", "tariff"}, "")
+    _check_unknown(data, {"meter", "polling", "storage", "mqtt", "http", "tariff", "fleet"}, "")
     return Config(
         _parse_meter(data, environ),
         _parse_polling(data),
@@ -330,6 +351,7 @@ def load_config(
         _parse_mqtt(data, environ),
         _parse_http(data, environ),
         _parse_tariff(data),
+        _parse_fleet(data, environ),
     )
 
 
@@ -343,6 +365,47 @@ def _parse_tariff(data: Mapping[str, object]) -> TariffConfig:
     if not path.is_file():
         raise ConfigError("tariff.file", f"no tariff file at {path}")
     return TariffConfig(path)
+
+
+def _whole(section: Mapping[str, object], name: str, key: str, default: int, low: int) -> int:
+    value = section.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(key, f"must be a whole number, at least {low}")
+    return value
+
+
+def _parse_fleet(data: Mapping[str, object], env: Mapping[str, str]) -> FleetConfig:
+    section = _table(data, "fleet")
+    names = set(FleetConfig.__dataclass_fields__)
+    _check_unknown(section, names, "fleet")
+    base = FleetConfig()
+    url = env.get(f"{ENV_PREFIX}FLEET_URL") or _str(section, "url", "fleet.url") or base.url
+    if not url.startswith(("mqtt://", "mqtts://")):
+        raise ConfigError("fleet.url", "must start with mqtt:// or mqtts://")
+    password = env.get(f"{ENV_PREFIX}FLEET_PASSWORD") or _str(section, "password", "fleet.password")
+    site = env.get(f"{ENV_PREFIX}FLEET_SITE") or _str(section, "site", "fleet.site") or ""
+    if any(c in site for c in "#+/"):
+        raise ConfigError("fleet.site", "must not contain #, + or /")
+    topic = _str(section, "base_topic", "fleet.base_topic") or base.base_topic
+    if any(c in topic for c in "#+") or topic.startswith("/"):
+        raise ConfigError("fleet.base_topic", "must be a plain topic (no #, +, leading /)")
+    enabled_default = bool(env.get(f"{ENV_PREFIX}FLEET_URL"))
+    return FleetConfig(
+        enabled=_bool(section, "enabled", "fleet.enabled", enabled_default),
+        url=url,
+        site=site,
+        username=_str(section, "username", "fleet.username"),
+        password=Secret(password) if password else None,
+        base_topic=topic,
+        client_id=_str(section, "client_id", "fleet.client_id"),
+        ca_file=_str(section, "ca_file", "fleet.ca_file"),
+        cert_file=_str(section, "cert_file", "fleet.cert_file"),
+        key_file=_str(section, "key_file", "fleet.key_file"),
+        tls_insecure=_bool(section, "tls_insecure", "fleet.tls_insecure", False),
+        interval=_number(section, "interval", "fleet.interval", base.interval, 0.5),
+        max_rows=_whole(section, "max_rows", "fleet.max_rows", base.max_rows, 1),
+        max_inflight=_whole(section, "max_inflight", "fleet.max_inflight", base.max_inflight, 1),
+    )
 
 
 def _bool(section: Mapping[str, object], name: str, key: str, default: bool) -> bool:

@@ -1,0 +1,207 @@
+"""Fleet ingest throughput: simulator → Mosquitto → `routeb ingest` (1 and 2 workers) → PostgreSQL.
+
+Next to it, the raw COPY rate of the same rows straight into the same (empty) tables, in the
+same run. Latency = publish (message "sent") → batch committed, from the workers' histograms.
+
+    python bench/ingest.py [--homes 400] [--hours 3] [--step 3600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from routeb.fleet import pg
+from routeb.fleet.metrics import Histogram
+from routeb.fleet.schema import FleetMessage, encode, topic_for
+from routeb.fleet.settings import FleetSettings, mqtt_client
+from routeb.fleet.simulator import FleetSimulator
+from tests.servers.mosquitto import Broker, free_port
+from tests.servers.postgres import Postgres
+
+
+def _count(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM fleet_instant) + (SELECT count(*) FROM fleet_cumulative)"
+            " + (SELECT count(*) FROM fleet_slots)"
+        ).fetchone()
+        return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+
+def _fresh(server: Postgres) -> str:
+    dsn = server.create_database()
+    with psycopg.connect(dsn) as conn:
+        pg.migrate(conn)
+    return dsn
+
+
+def raw_copy(dsn: str, sim_messages: list[FleetMessage]) -> tuple[int, float]:
+    writer = pg.Writer(dsn)
+    conn = writer._connection()
+    writer.partitions.for_messages(conn, sim_messages)
+    rows = 0
+    started = time.perf_counter()
+    with conn.transaction(), conn.cursor() as cur:
+        for table, kind, cols in (
+            ("fleet_instant", "instant", 4),
+            ("fleet_cumulative", "cumulative", 6),
+            ("fleet_slots", "slots", 9),
+        ):
+            seen: set[tuple[str, int]] = set()
+            with cur.copy(f"COPY {table} FROM STDIN".encode()) as copy:
+                for m in sim_messages:
+                    for row in getattr(m, kind):
+                        if kind == "slots":
+                            if (m.meter, row[0]) in seen:
+                                continue
+                            seen.add((m.meter, row[0]))
+                        ts = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(row[0]))
+                        copy.write_row((m.site, m.meter, ts, *row[1:cols]))
+                        rows += 1
+    took = time.perf_counter() - started
+    writer.close()
+    return rows, took
+
+
+async def publish(url: str, items: list[tuple[str, bytes]]) -> None:
+    settings = FleetSettings(url=url, max_inflight=1000)
+    clients = [mqtt_client(settings, f"bench-{n}", clean_start=True) for n in range(2)]
+    for c in clients:
+        await c.__aenter__()
+    try:
+        sem = asyncio.Semaphore(2000)
+
+        async def one(n: int, topic: str, payload: bytes) -> None:
+            async with sem:
+                await clients[n % 2].publish(topic, payload, qos=1, timeout=120)
+
+        await asyncio.gather(*(one(n, t, p) for n, (t, p) in enumerate(items)))
+    finally:
+        for c in clients:
+            await c.__aexit__(None, None, None)
+
+
+def _latency(ports: list[int]) -> Histogram:
+    merged = Histogram()
+    for port in ports:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+        previous = 0
+        for i, bound in enumerate(merged.bounds):
+            key = f'routeb_ingest_latency_seconds_bucket{{le="{bound}"}} '
+            line = next(x for x in text.splitlines() if x.startswith(key))
+            value = int(line.split()[-1])
+            merged.counts[i] += value - previous
+            previous = value
+        merged.count = sum(merged.counts)
+    return merged
+
+
+def end_to_end(
+    server: Postgres, broker: Broker, workers: int, messages: list[FleetMessage], expected: int
+) -> dict[str, float]:
+    dsn = _fresh(server)
+    ports = [free_port() for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "routeb",
+                "ingest",
+                "--db",
+                dsn,
+                "--mqtt",
+                broker.url,
+                "--worker",
+                f"bench-{workers}-{n}",
+                "--listen",
+                f"127.0.0.1:{ports[n]}",
+                "--group",
+                f"bench{workers}",
+            ],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")},
+        )
+        for n in range(workers)
+    ]
+    try:
+        time.sleep(2.5)
+        stamped = []
+        for m in messages:
+            m.sent = None
+            stamped.append(m)
+        items = []
+        started = time.time()
+        for m in stamped:
+            m.sent = time.time()
+            items.append((topic_for("routeb-fleet", m.site, m.meter), encode(m)))
+        asyncio.run(publish(broker.url, items))
+        while _count(dsn) < expected:
+            time.sleep(0.1)
+        took = time.time() - started
+        hist = _latency(ports)
+        return {
+            "rows": expected,
+            "seconds": took,
+            "rate": expected / took,
+            "p50": hist.quantile(0.5) or 0.0,
+            "p99": hist.quantile(0.99) or 0.0,
+        }
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--homes", type=int, default=400)
+    parser.add_argument("--hours", type=int, default=3)
+    parser.add_argument("--step", type=int, default=3600)
+    args = parser.parse_args()
+    sim = FleetSimulator(args.homes, poll=10, max_rows=5000)
+    t = time.perf_counter()
+    for _ in range(args.hours * 3600 // args.step):
+        sim.advance(args.step)
+    messages = [m for h in sim.homes for m in h.backlog]
+    expected = sum(sim.generated.values())
+    readings = sum(m.readings for m in messages)
+    print(f"generated {readings} readings in {len(messages)} messages "
+          f"({time.perf_counter() - t:.1f} s); unique rows {expected}")  # fmt: skip
+    server = Postgres()
+    server.start()
+    directory = Path(tempfile.mkdtemp())
+    broker = Broker(directory)
+    broker.config.write_text(
+        f"listener {broker.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_inflight_messages 1000\nmax_queued_messages 0\nlog_type error\n"
+    )
+    broker.start()
+    try:
+        rows, took = raw_copy(_fresh(server), messages)
+        print(f"raw COPY: {rows} rows in {took:.2f} s = {rows / took:,.0f} rows/s")
+        for workers in (1, 2):
+            r = end_to_end(server, broker, workers, messages, expected)
+            share = r["rate"] / (rows / took)
+            print(
+                f"{workers} worker(s): {r['rate']:,.0f} readings/s ({share:.0%} of raw COPY), "
+                f"latency p50 {r['p50']:.2f} s p99 {r['p99']:.2f} s"
+            )
+    finally:
+        broker.stop()
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

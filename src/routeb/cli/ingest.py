@@ -1,0 +1,83 @@
+"""`routeb ingest`: consume the fleet stream into PostgreSQL (docs/fleet.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+from routeb.cli._common import run, setup_logging
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "ingest",
+        help="write the fleet MQTT stream into PostgreSQL (a pool of workers)",
+        description="Consume the fleet stream through an MQTT 5 shared subscription and write "
+        "it to PostgreSQL in idempotent COPY batches. Run N of them with distinct --worker.",
+    )
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("ROUTEB_FLEET_DSN", ""),
+        help="PostgreSQL connection string (or $ROUTEB_FLEET_DSN)",
+    )
+    parser.add_argument(
+        "--mqtt", default="mqtt://127.0.0.1:1883", help="mqtt[s]://[user:pass@]host:port"
+    )
+    parser.add_argument("--ca-file", help="CA bundle for mqtts://")
+    parser.add_argument("--base-topic", default="routeb-fleet")
+    parser.add_argument("--group", default="routeb-ingest", help="shared subscription group")
+    parser.add_argument("--worker", help="stable client id of this worker (default: host name)")
+    parser.add_argument("--max-rows", type=int, default=20_000, help="readings per batch")
+    parser.add_argument("--max-delay", type=float, default=0.5, help="seconds per batch at most")
+    parser.add_argument("--listen", metavar="HOST:PORT", help="serve /metrics here")
+    parser.add_argument("--migrate", action="store_true", help="apply schema migrations and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    return run(lambda: _main(args))
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from routeb.errors import ConfigError  # noqa: PLC0415
+    from routeb.fleet import pg  # noqa: PLC0415
+
+    if not args.db:
+        raise ConfigError("--db", "a PostgreSQL connection string is needed")
+    if args.migrate:
+
+        def migrate() -> int:
+            with pg.connect(args.db) as conn:
+                return pg.migrate(conn)
+
+        version = await asyncio.to_thread(migrate)
+        print(f"fleet schema at version {version}")
+        return 0
+
+    from routeb.fleet.ingest import IngestOptions, IngestWorker, serve_metrics  # noqa: PLC0415
+    from routeb.fleet.settings import FleetSettings  # noqa: PLC0415
+    from routeb.web.server import parse_listen  # noqa: PLC0415
+
+    options = IngestOptions(
+        dsn=args.db,
+        mqtt=FleetSettings(url=args.mqtt, ca_file=args.ca_file, max_inflight=1000),
+        group=args.group,
+        client_id=args.worker,
+        base_topic=args.base_topic,
+        max_rows=args.max_rows,
+        max_delay=args.max_delay,
+    )
+    worker = IngestWorker(options)
+    if args.listen:
+        host, port = parse_listen(args.listen)
+        async with await serve_metrics(worker.metrics, host, port):
+            await worker.run()
+    else:
+        await worker.run()
+    return 0

@@ -1,0 +1,342 @@
+"""The PostgreSQL side: versioned migrations, partitions ahead, idempotent batch writes.
+
+Migrations are ``migrations/NNNN_name.sql`` shipped with the package, applied in order, each in
+one transaction together with its row in ``fleet_schema``, under an advisory lock so that
+several workers starting at once migrate once. A database newer than this routeb is refused.
+
+A batch is written in one transaction: COPY into temporary staging tables, then
+``INSERT … SELECT … ON CONFLICT`` into the partitioned tables (instant and cumulative: first
+write wins, they never change; slots: the larger outbox ``seq`` wins), the per-meter summary,
+and the dead letters. The caller acknowledges the MQTT messages only after this commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Final
+
+import psycopg
+
+from routeb.errors import RouteBError
+from routeb.fleet.schema import FleetMessage
+
+__all__ = [
+    "DeadLetter",
+    "FleetSchemaError",
+    "PartitionKeeper",
+    "WriteStats",
+    "Writer",
+    "connect",
+    "latest_version",
+    "migrate",
+    "schema_version",
+]
+
+_NAME: Final = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_LOCK: Final = 0x52544542  # "RTEB"
+# table -> partition span
+DAILY: Final = ("fleet_instant", "fleet_cumulative")
+MONTHLY: Final = ("fleet_slots",)
+
+
+class FleetSchemaError(RouteBError):
+    """The fleet database is missing, not migrated, or newer than this routeb."""
+
+
+@cache
+def _migrations() -> tuple[tuple[int, str, str], ...]:
+    found = []
+    for entry in resources.files("routeb.fleet.migrations").iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    for expected, (version, name, _) in enumerate(found, start=1):
+        if version != expected:
+            raise FleetSchemaError(f"fleet migration {name}: expected number {expected:04d}")
+    return tuple(found)
+
+
+def latest_version() -> int:
+    """The fleet schema version this routeb writes."""
+    return len(_migrations())
+
+
+def connect(dsn: str, **kwargs: object) -> psycopg.Connection[tuple[object, ...]]:
+    """A psycopg connection (autocommit off)."""
+    try:
+        return psycopg.connect(dsn, **kwargs)  # type: ignore[arg-type]
+    except psycopg.Error as exc:
+        raise FleetSchemaError(f"cannot connect to PostgreSQL: {exc}".strip()) from None
+
+
+def schema_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    """The applied version (0 = none)."""
+    with conn.transaction():
+        exists = conn.execute("SELECT to_regclass('fleet_schema') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM fleet_schema").fetchone()
+        return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    """Apply pending migrations; the resulting version."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS fleet_schema (version integer PRIMARY KEY, "
+            "name text NOT NULL, applied timestamptz NOT NULL DEFAULT now())"
+        )
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM fleet_schema").fetchone()
+        current = int(row[0]) if row else 0  # type: ignore[call-overload]
+        if current > latest_version():
+            raise FleetSchemaError(
+                f"the fleet database is at version {current}; this routeb knows "
+                f"{latest_version()}: upgrade routeb"
+            )
+        for version, name, sql in _migrations()[current:]:
+            conn.execute(sql.encode())
+            conn.execute(
+                "INSERT INTO fleet_schema (version, name) VALUES (%s, %s)", (version, name)
+            )
+    return max(current, latest_version())
+
+
+def require_current(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """FleetSchemaError unless the database is at exactly this routeb's version."""
+    version = schema_version(conn)
+    if version != latest_version():
+        raise FleetSchemaError(
+            f"the fleet database is at version {version}, this routeb needs {latest_version()}"
+            + (": run `routeb ingest --migrate`" if version < latest_version() else "")
+        )
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+class PartitionKeeper:
+    """Creates partitions ahead and on demand; remembers what exists."""
+
+    def __init__(self, ahead_days: int = 3) -> None:
+        self.ahead_days = ahead_days
+        self._known: set[str] = set()
+        self.created = 0
+
+    def _spans(self, table: str, first: date, last: date) -> Iterable[tuple[str, date, date]]:
+        if table in MONTHLY:
+            start = _month(first)
+            while start <= last:
+                end = _next_month(start)
+                yield f"{table}_p{start:%Y%m}", start, end
+                start = end
+        else:
+            day = first
+            while day <= last:
+                yield f"{table}_p{day:%Y%m%d}", day, day + timedelta(days=1)
+                day += timedelta(days=1)
+
+    def ensure(
+        self, conn: psycopg.Connection[tuple[object, ...]], table: str, first: date, last: date
+    ) -> None:
+        """Partitions of ``table`` covering the UTC days ``first`` … ``last``."""
+        missing = [s for s in self._spans(table, first, last) if s[0] not in self._known]
+        if not missing:
+            return
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK + 1,))
+            for name, start, end in missing:
+                exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+                if not (exists and exists[0]):
+                    conn.execute(
+                        f"CREATE TABLE {name} PARTITION OF {table} "  # names are ours
+                        f"FOR VALUES FROM ('{start.isoformat()} 00:00+00') "
+                        f"TO ('{end.isoformat()} 00:00+00')".encode()
+                    )
+                    self.created += 1
+        self._known.update(name for name, _, _ in missing)
+
+    def ahead(self, conn: psycopg.Connection[tuple[object, ...]], now: datetime) -> None:
+        """Today (UTC) −1 … +ahead_days for every table."""
+        today = now.astimezone(UTC).date()
+        for table in (*DAILY, *MONTHLY):
+            self.ensure(conn, table, today - timedelta(days=1), today + timedelta(self.ahead_days))
+
+    def for_messages(
+        self, conn: psycopg.Connection[tuple[object, ...]], messages: Sequence[FleetMessage]
+    ) -> None:
+        """Whatever the readings of ``messages`` need (replays from long ago, clocks ahead)."""
+        for table, attribute in (
+            ("fleet_instant", "instant"),
+            ("fleet_cumulative", "cumulative"),
+            ("fleet_slots", "slots"),
+        ):
+            days: set[int] = set()
+            for message in messages:
+                rows = getattr(message, attribute)
+                if rows:
+                    days.add(rows[0][0] // 86_400)
+                    days.add(rows[-1][0] // 86_400)
+                    if len(rows) > 2:
+                        days.update(r[0] // 86_400 for r in rows)
+            if days:
+                epoch = date(1970, 1, 1)
+                for day in sorted(days):
+                    d = epoch + timedelta(days=day)
+                    self.ensure(conn, table, d, d)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that could not be stored."""
+
+    topic: str
+    reason: str
+    payload: bytes
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """What one batch did."""
+
+    received: int = 0
+    inserted: int = 0
+    dead: int = 0
+
+
+_STAGING: Final = """
+CREATE TEMP TABLE IF NOT EXISTS stage_instant (
+    site text, meter text, ts bigint, power_w integer, current_r_da smallint,
+    current_t_da smallint) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_cumulative (
+    site text, meter text, ts bigint, import_raw bigint, export_raw bigint, coefficient integer,
+    unit_code smallint, digits smallint) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_slots (
+    site text, meter text, ts bigint, import_raw bigint, export_raw bigint, coefficient integer,
+    unit_code smallint, digits smallint, import_use_e4 bigint, export_use_e4 bigint,
+    seq bigint) ON COMMIT DELETE ROWS;
+"""
+
+_INSERT_INSTANT: Final = (
+    "INSERT INTO fleet_instant SELECT site, meter, to_timestamp(ts), power_w, current_r_da, "
+    "current_t_da FROM stage_instant ORDER BY site, meter, ts ON CONFLICT DO NOTHING"
+)
+_INSERT_CUMULATIVE: Final = (
+    "INSERT INTO fleet_cumulative SELECT site, meter, to_timestamp(ts), import_raw, export_raw, "
+    "coefficient, unit_code, digits FROM stage_cumulative ORDER BY site, meter, ts "
+    "ON CONFLICT DO NOTHING"
+)
+_INSERT_SLOTS: Final = (
+    "INSERT INTO fleet_slots SELECT DISTINCT ON (site, meter, ts) site, meter, to_timestamp(ts), "
+    "import_raw, export_raw, coefficient, unit_code, digits, import_use_e4, export_use_e4, seq "
+    "FROM stage_slots ORDER BY site, meter, ts, seq DESC "
+    "ON CONFLICT (site, meter, ts) DO UPDATE SET import_raw = excluded.import_raw, "
+    "export_raw = excluded.export_raw, coefficient = excluded.coefficient, "
+    "unit_code = excluded.unit_code, digits = excluded.digits, "
+    "import_use_e4 = excluded.import_use_e4, export_use_e4 = excluded.export_use_e4, "
+    "seq = excluded.seq WHERE excluded.seq > fleet_slots.seq"
+)
+_UPSERT_METERS: Final = (
+    "INSERT INTO fleet_meters (site, meter, first_seen, last_ts, last_power_w) "
+    "SELECT DISTINCT ON (site, meter) site, meter, now(), to_timestamp(ts), power_w "
+    "FROM stage_instant ORDER BY site, meter, ts DESC "
+    "ON CONFLICT (site, meter) DO UPDATE SET last_ts = excluded.last_ts, "
+    "last_power_w = excluded.last_power_w WHERE excluded.last_ts > fleet_meters.last_ts"
+)
+
+
+class Writer:
+    """Writes batches through one connection (use from one thread at a time)."""
+
+    def __init__(self, dsn: str, *, ahead_days: int = 3) -> None:
+        self.dsn = dsn
+        self.partitions = PartitionKeeper(ahead_days)
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._conn is None or self._conn.closed:
+            conn = connect(self.dsn)
+            try:
+                require_current(conn)
+                with conn.transaction():
+                    conn.execute(_STAGING.encode())
+                self.partitions.ahead(conn, datetime.now(UTC))
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def reset(self) -> None:
+        """Drop the connection after an error (the next write reconnects)."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def keep_ahead(self) -> None:
+        """Create tomorrow's partitions before they are needed."""
+        self.partitions.ahead(self._connection(), datetime.now(UTC))
+
+    def write(
+        self, messages: Sequence[FleetMessage], dead: Sequence[DeadLetter] = ()
+    ) -> WriteStats:
+        """One transaction for the batch; psycopg.Error (nothing written) on failure."""
+        conn = self._connection()
+        stats = WriteStats(dead=len(dead))
+        self.partitions.for_messages(conn, messages)
+        with conn.transaction(), conn.cursor() as cur:
+            instant = [m for m in messages if m.instant]
+            if instant:
+                with cur.copy("COPY stage_instant FROM STDIN") as copy:
+                    for m in instant:
+                        site, meter = m.site, m.meter
+                        for row in m.instant:
+                            copy.write_row((site, meter, *row))
+                        stats.received += len(m.instant)
+                cur.execute(_INSERT_INSTANT)
+                stats.inserted += max(cur.rowcount, 0)
+                cur.execute(_UPSERT_METERS)
+            cumulative = [m for m in messages if m.cumulative]
+            if cumulative:
+                with cur.copy("COPY stage_cumulative FROM STDIN") as copy:
+                    for m in cumulative:
+                        site, meter = m.site, m.meter
+                        for crow in m.cumulative:
+                            copy.write_row((site, meter, *crow))
+                        stats.received += len(m.cumulative)
+                cur.execute(_INSERT_CUMULATIVE)
+                stats.inserted += max(cur.rowcount, 0)
+            slots = [m for m in messages if m.slots]
+            if slots:
+                with cur.copy("COPY stage_slots FROM STDIN") as copy:
+                    for m in slots:
+                        site, meter = m.site, m.meter
+                        for srow in m.slots:
+                            copy.write_row((site, meter, *srow))
+                        stats.received += len(m.slots)
+                cur.execute(_INSERT_SLOTS)
+                stats.inserted += max(cur.rowcount, 0)
+            if dead:
+                with cur.copy("COPY fleet_dead_letters (topic, reason, payload) FROM STDIN") as c:
+                    for letter in dead:
+                        c.write_row((letter.topic, letter.reason, letter.payload))
+        return stats

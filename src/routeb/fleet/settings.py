@@ -1,0 +1,77 @@
+"""[fleet] settings and the MQTT 5 client both sides of the fleet stream use."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Final
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from routeb.config import FleetConfig
+from routeb.errors import ConfigError
+
+__all__ = ["FleetSettings", "mqtt_client", "parse_url"]
+
+# A persistent session survives a day-long WAN outage on the broker side.
+SESSION_EXPIRY: Final = 7 * 86_400
+
+
+# [fleet] in the config (docs/configuration.md#fleet) is what both sides of the stream take.
+FleetSettings = FleetConfig
+
+
+def parse_url(url: str, what: str = "fleet.url") -> tuple[str, int, bool, str | None, str | None]:
+    """(host, port, tls, username, password) from mqtt://[user:pass@]host[:1883] or mqtts://."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ConfigError(what, "must look like mqtt://host:1883 or mqtts://host:8883")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise ConfigError(what, f"bad port: {exc}") from None
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return parts.hostname, port, tls, user, password
+
+
+def mqtt_client(
+    settings: FleetSettings,
+    client_id: str,
+    *,
+    clean_start: bool = False,
+    receive_maximum: int | None = None,
+    max_queued_incoming: int = 0,
+) -> aiomqtt.Client:
+    """An MQTT 5 client with a persistent session (unless ``clean_start``), TLS for mqtts://."""
+    host, port, tls, url_user, url_password = parse_url(settings.url)
+    tls_context: ssl.SSLContext | None = None
+    if tls:
+        tls_context = ssl.create_default_context(cafile=settings.ca_file)
+        if settings.cert_file:
+            tls_context.load_cert_chain(settings.cert_file, settings.key_file)
+        if settings.tls_insecure:
+            tls_context.check_hostname = False
+            tls_context.verify_mode = ssl.CERT_NONE
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 0 if clean_start else SESSION_EXPIRY
+    if receive_maximum is not None:
+        properties.ReceiveMaximum = receive_maximum
+    password = settings.password.reveal() if settings.password else url_password
+    return aiomqtt.Client(
+        host,
+        port,
+        username=settings.username or url_user,
+        password=password,
+        identifier=client_id,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=clean_start,
+        properties=properties,
+        tls_context=tls_context,
+        keepalive=30,
+        max_queued_incoming_messages=max_queued_incoming,
+        max_inflight_messages=settings.max_inflight,
+    )
