@@ -94,7 +94,13 @@ SANS_IO_FORBIDDEN_MODULES = {
 
 
 def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source)
+    except SystemError:
+        # CPython 3.11 (gh-106905): the AST recursion counter is shared with other threads
+        # that compile at the same moment; a second parse is unaffected.
+        tree = ast.parse(source)
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -1,4 +1,4 @@
-"""`routeb run`: the daemon — record everything to SQLite, serve /metrics, publish to MQTT.
+"""`routeb run`: the daemon — record to SQLite, serve the dashboard and /metrics, publish MQTT.
 
 Flags override the config, so with ROUTEB_ID / ROUTEB_PASSWORD / ROUTEB_DEVICE set it runs
 with no config file at all. SIGTERM/SIGINT shut down cleanly (SKTERM, flush, close); SIGHUP
@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routeb import __version__
 from routeb.cli._common import Settings, add_connection_args, load_settings, run, setup_logging
@@ -23,14 +23,19 @@ from routeb.collector.daemon import Collector, CollectorSettings, MeterLink
 from routeb.collector.links import open_lan_link, open_wisun
 from routeb.collector.live import LiveHub
 from routeb.collector.recording import StoreRecorder
-from routeb.config import with_overrides
+from routeb.config import Config, with_overrides
 from routeb.driver.cache import meter_key
 from routeb.driver.session import SessionSettings
 from routeb.errors import ConfigError
 from routeb.export.mqtt import MqttPublisher, MqttSettings
 from routeb.meter.client import ClientSettings
 from routeb.storage import AsyncStore, RetentionPolicy
+from routeb.tariff import load_tariff
+from routeb.web.dashboard import build_dashboard
 from routeb.web.server import HttpServer, build_app, parse_listen
+
+if TYPE_CHECKING:
+    from routeb.fleet.publisher import FleetPublisher
 
 __all__ = ["register"]
 
@@ -41,13 +46,15 @@ _LEVELS = {"warning": 0, "info": 1, "debug": 2}
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "run",
-        help="record continuously to SQLite, serve /metrics, publish MQTT",
+        help="record continuously to SQLite, serve the dashboard and /metrics, publish MQTT",
         description="The daemon: polls the meter on schedule, takes its 30-minute pushes, "
         "backfills every gap from the meter's history, and records it all.",
     )
     add_connection_args(parser)
     parser.add_argument("--db", type=Path, help="SQLite database (default: [storage] db)")
-    parser.add_argument("--listen", help="HTTP HOST:PORT for /metrics (default 127.0.0.1:8610)")
+    parser.add_argument(
+        "--listen", help="HTTP HOST:PORT for the dashboard and /metrics (default 127.0.0.1:8610)"
+    )
     parser.add_argument("--log-level", choices=sorted(_LEVELS), help="log verbosity")
     parser.add_argument("--log-json", action="store_true", help="logs as JSON lines")
     parser.add_argument("--meter-name", help="the meter's key in the database and MQTT topics")
@@ -58,13 +65,6 @@ def _handle(args: argparse.Namespace) -> int:
     verbosity = _LEVELS[args.log_level] if args.log_level else max(1, args.verbose)
     setup_logging(verbosity, json_lines=args.log_json)
     return run(lambda: _daemon(args))
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def _connector(
@@ -106,19 +106,26 @@ async def _daemon(args: argparse.Namespace) -> int:
     settings = load_settings(args, need_credentials=not _is_lan(args))
     config = with_overrides(settings.config, db=args.db, listen=args.listen)
     host, port = parse_listen(config.http.listen)
-    if not _loopback(host) and config.http.token is None:
-        raise ConfigError(
-            "http.listen",
-            f"listening on {host} exposes your data: set http.token (ROUTEB_TOKEN) first",
-        )
     meter = args.meter_name or ("m" + meter_key(settings.rbid)[:11] if settings.rbid else "lan")
     hub = LiveHub()
+    app = build_app(hub, lambda: {"routeb_build_info": 1.0})
+    # Raises ConfigError for a non-loopback listen address without http.token (docs/dashboard.md).
+    build_dashboard(
+        app,
+        db_path=config.storage.db,
+        hub=hub,
+        tariff=load_tariff(config.tariff.file) if config.tariff.file else None,
+        token=config.http.token,
+        meter=meter,
+        host=host,
+    )
     store = AsyncStore(
         config.storage.db, retention=RetentionPolicy(raw_days=config.storage.retention_days)
     )
     await store.open()
-    http = HttpServer(build_app(hub, lambda: {"routeb_build_info": 1.0}), host, port)
+    http = HttpServer(app, host, port)
     tasks: list[asyncio.Task[None]] = []
+    fleet: FleetPublisher | None = None
     stop = asyncio.Event()
     reload = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -143,6 +150,9 @@ async def _daemon(args: argparse.Namespace) -> int:
                 hub,
             )
             tasks.append(asyncio.create_task(publisher.run(), name="routeb-mqtt"))
+        if config.fleet.enabled:
+            fleet = _fleet_publisher(config, meter)
+            tasks.append(asyncio.create_task(fleet.run(), name="routeb-fleet"))
         _LOG.info("routeb %s recording meter %s into %s", __version__, meter, config.storage.db)
         while not stop.is_set():
             collector = Collector(
@@ -173,6 +183,8 @@ async def _daemon(args: argparse.Namespace) -> int:
                 except ConfigError as exc:
                     _LOG.error("config reload failed, keeping the old one: %s", exc)
     finally:
+        if fleet is not None and fleet.connected.is_set() and not await fleet.drain(5.0):
+            _LOG.warning("fleet: the rest of the outbox is published at the next start")
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -180,6 +192,14 @@ async def _daemon(args: argparse.Namespace) -> int:
         await store.close()
         _LOG.info("routeb run: stopped (session closed, database flushed)")
     return 0
+
+
+def _fleet_publisher(config: Config, meter: str) -> FleetPublisher:
+    """The publisher of the SQLite outbox to the fleet stream ([fleet], docs/fleet.md)."""
+    from routeb.fleet.publisher import FleetPublisher  # noqa: PLC0415 - only with [fleet]
+
+    settings = replace(config.fleet, site=config.fleet.site or meter)
+    return FleetPublisher(settings, config.storage.db)
 
 
 def _is_lan(args: argparse.Namespace) -> bool:

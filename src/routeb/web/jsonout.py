@@ -1,0 +1,153 @@
+"""JSON for the dashboard API: exact Decimals, ISO times in JST, None as null.
+
+``json`` writes a Decimal through a float (or refuses it); here a Decimal is written with its
+own digits (``0.2500`` stays ``0.2500``), so kWh and yen are exact on the wire. Parse them in
+Python with ``json.loads(text, parse_float=Decimal)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Final
+
+from aiohttp import web
+
+from routeb.collector.live import LinkSnapshot, LiveState
+from routeb.storage import JST
+
+__all__ = ["dumps", "iso", "json_response", "link_json", "state_json"]
+
+JSON_TYPE: Final = "application/json"
+
+
+def iso(value: datetime | date | None) -> str | None:
+    """A datetime in JST ISO 8601 (``2026-05-20T00:30:00+09:00``), a date as ``2026-05-20``."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(JST).isoformat()
+    return value.isoformat()
+
+
+def _plain(obj: object) -> object:
+    """A JSON-ready form: Decimals kept, datetimes as ISO text, dataclasses as dicts."""
+    if obj is None or isinstance(obj, bool | int | float | str | Decimal):
+        return obj
+    if isinstance(obj, datetime | date):
+        return iso(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [_plain(v) for v in obj]
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    return str(obj)
+
+
+def _write(obj: object, out: list[str]) -> None:
+    if obj is None or isinstance(obj, bool | int | str):
+        out.append(json.dumps(obj, ensure_ascii=False))
+    elif isinstance(obj, float):
+        out.append(json.dumps(obj) if math.isfinite(obj) else "null")
+    elif isinstance(obj, Decimal):
+        out.append(format(obj, "f") if obj.is_finite() else "null")
+    elif isinstance(obj, Mapping):
+        out.append("{")
+        for index, (key, value) in enumerate(obj.items()):
+            if index:
+                out.append(",")
+            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(":")
+            _write(value, out)
+        out.append("}")
+    elif isinstance(obj, list):
+        out.append("[")
+        for index, value in enumerate(obj):
+            if index:
+                out.append(",")
+            _write(value, out)
+        out.append("]")
+    else:
+        _write(_plain(obj), out)
+
+
+def dumps(obj: object) -> str:
+    """Compact JSON where Decimals are numbers with their exact digits."""
+    out: list[str] = []
+    _write(_plain(obj), out)
+    return "".join(out)
+
+
+def json_response(obj: object, status: int = 200) -> web.Response:
+    """A JSON response that is never cached (the data changes every few seconds)."""
+    return web.Response(
+        text=dumps(obj),
+        status=status,
+        content_type=JSON_TYPE,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def link_json(link: LinkSnapshot) -> dict[str, object]:
+    """The session snapshot of a meter."""
+    return {
+        "state": link.state,
+        "lqi": link.lqi,
+        "rssi_dbm": link.rssi_dbm,
+        "joins": link.joins,
+        "scans": link.scans,
+        "rejoins": dict(link.rejoins),
+        "recovery_steps": dict(link.recovery_steps),
+        "module_events": dict(link.module_events),
+        "requests": link.requests,
+        "timeouts": link.timeouts,
+        "retransmissions": link.retransmissions,
+        "sna_answers": link.sna_answers,
+        "malformed": link.malformed,
+        "notifications": link.notifications,
+        "connected_since": iso(link.connected_since),
+    }
+
+
+def state_json(state: LiveState, now: datetime, stale_after_s: float) -> dict[str, object]:
+    """A LiveState as the API shows it, with the server's clock and how old the data is.
+
+    ``stale`` is true when there has been no reading for ``stale_after_s`` seconds (or never);
+    values are null (unavailable), never zero, when unknown.
+    """
+    reference = state.last_seen or state.power_at
+    age = None if reference is None else max(0.0, (now - reference).total_seconds())
+    direction = None
+    if state.power_w is not None:
+        direction = "selling" if state.power_w < 0 else "buying"
+    return {
+        "meter": state.meter,
+        "server_time": iso(now),
+        "online": state.online,
+        "stale": age is None or age > stale_after_s,
+        "stale_after_s": stale_after_s,
+        "age_s": None if age is None else round(age, 1),
+        "power_w": state.power_w,
+        "direction": direction,
+        "current_r_a": state.current_r_a,
+        "current_t_a": state.current_t_a,
+        "power_at": iso(state.power_at),
+        "energy_import_kwh": state.energy_import_kwh,
+        "energy_export_kwh": state.energy_export_kwh,
+        "energy_at": iso(state.energy_at),
+        "last_slot_import_kwh": state.last_slot_import_kwh,
+        "last_slot_export_kwh": state.last_slot_export_kwh,
+        "last_slot_end": iso(state.last_slot_end),
+        "fault": state.fault,
+        "clock_skew_s": state.clock_skew_s,
+        "last_seen": iso(state.last_seen),
+        "contract_amperes": state.contract_amperes,
+        "backfill_missing": state.backfill_missing,
+        "backfill_filled": state.backfill_filled,
+        "link": link_json(state.link),
+    }
