@@ -16,15 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
-import struct
 from collections.abc import Awaitable, Callable
 from typing import Final
 
 from routeb.transport.base import Datagram
-from routeb.transport.lan import ECHONET_PORT, MULTICAST_V4, MULTICAST_V6, LanEndpoint
+from routeb.transport.lan import (
+    ECHONET_PORT,
+    MULTICAST_V4,
+    MULTICAST_V6,
+    GroupProtocol,
+    LanEndpoint,
+    address_family,
+    group_socket,
+    interface_index,
+)
 
 __all__ = ["Handler", "NodeSocket", "address_family", "is_wildcard", "serve"]
 
@@ -37,26 +44,6 @@ _WILDCARDS: Final = frozenset({"", "0.0.0.0", "::"})  # noqa: S104
 def is_wildcard(address: str) -> bool:
     """True for "", 0.0.0.0 and :: (all interfaces)."""
     return address in _WILDCARDS
-
-
-def address_family(address: str) -> socket.AddressFamily:
-    """AF_INET6 for an IPv6 literal (zone allowed), else AF_INET."""
-    try:
-        ip = ipaddress.ip_address(address.partition("%")[0])
-    except ValueError:
-        return socket.AF_INET
-    return socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-
-
-class _GroupProtocol(asyncio.DatagramProtocol):
-    def __init__(self, deliver: Callable[[bytes, str], None]) -> None:
-        self._deliver = deliver
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self._deliver(data, str(addr[0]))
-
-    def error_received(self, exc: Exception) -> None:
-        _LOG.debug("UDP error on the multicast listener: %s", exc)
 
 
 class NodeSocket:
@@ -103,46 +90,17 @@ class NodeSocket:
             self.group_joined = True  # the wildcard socket joined the group itself
             return
         try:
-            sock = self._group_socket()
+            sock = group_socket(self.family, self.address, self.port, self.interface)
         except OSError as exc:
             _LOG.debug("no multicast listener on %s (%s); unicast only", self.address, exc)
             return
         loop = asyncio.get_running_loop()
         deliver = self.endpoint._deliver
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _GroupProtocol(deliver), sock=sock
+            lambda: GroupProtocol(deliver), sock=sock
         )
         self._group = transport
         self.group_joined = True
-
-    def _group_socket(self) -> socket.socket:
-        sock = socket.socket(self.family, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if self.family == socket.AF_INET:
-                local = self.interface or self.address
-                sock.bind((MULTICAST_V4, self.port))
-                membership = socket.inet_aton(MULTICAST_V4) + socket.inet_aton(local)
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-            else:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                index = self._interface_index()
-                sock.bind((MULTICAST_V6, self.port, 0, index))
-                membership = socket.inet_pton(socket.AF_INET6, MULTICAST_V6) + struct.pack(
-                    "@I", index
-                )
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, membership)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        return sock
-
-    def _interface_index(self) -> int:
-        name = self.interface or self.address.partition("%")[2]
-        if not name:
-            return 0
-        return int(name) if name.isdigit() else socket.if_nametoindex(name)
 
     def send(self, data: bytes, address: str) -> None:
         """Unicast one datagram to ``address``:3610 (errors are counted, never raised)."""
@@ -152,7 +110,7 @@ class NodeSocket:
         """Send one datagram to the group (224.0.23.0 or ff02::1 on the chosen interface)."""
         group = self.group
         if self.family == socket.AF_INET6:
-            index = self._interface_index()
+            index = interface_index(self.address, self.interface)
             if index:
                 group = f"{group}%{index}"
         self.endpoint.send(data, group, ECHONET_PORT)

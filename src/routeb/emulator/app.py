@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import struct
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,12 @@ from routeb.emulator.profile import MeterProfile
 from routeb.emulator.server import PtyEndpoint, TcpEndpoint
 from routeb.errors import ConfigError
 from routeb.skstack.events import Dialect
-from routeb.transport.lan import ECHONET_PORT, MULTICAST_V4, MULTICAST_V6, LanEndpoint
+from routeb.transport.lan import (
+    ECHONET_PORT,
+    GroupProtocol,
+    LanEndpoint,
+    group_socket,
+)
 
 __all__ = [
     "DEFAULT_ID",
@@ -204,13 +208,13 @@ class Emulator:
         await udp.start(multicast=True)
         try:
             # A wildcard socket joined the group itself (and would see each datagram twice).
-            sock = None if address in ("", "0.0.0.0", "::") else _group_socket(family, address)  # noqa: S104
+            sock = None if address in ("", "0.0.0.0", "::") else group_socket(family, address)  # noqa: S104
         except OSError as exc:
             _LOG.info("no multicast listener on %s (%s): unicast only", address, exc)
         else:
             if sock is not None:
                 self._udp_group, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-                    lambda: _GroupProtocol(udp), sock=sock
+                    lambda: GroupProtocol(udp._deliver), sock=sock
                 )
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._udp_serve(udp)))
@@ -267,39 +271,6 @@ class Emulator:
             self._udp_group.close()
         if self.udp is not None:
             self.udp.close()
-
-
-class _GroupProtocol(asyncio.DatagramProtocol):
-    """Hands datagrams sent to the multicast group to the node's unicast endpoint."""
-
-    def __init__(self, endpoint: LanEndpoint) -> None:
-        self._endpoint = endpoint
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self._endpoint._deliver(data, str(addr[0]))
-
-
-def _group_socket(family: socket.AddressFamily, address: str) -> socket.socket:
-    """A socket bound to 224.0.23.0 / ff02::1 port 3610, joined on ``address``'s interface."""
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET:
-            sock.bind((MULTICAST_V4, ECHONET_PORT))
-            group = socket.inet_aton(MULTICAST_V4) + socket.inet_aton(address)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
-        else:
-            zone = address.partition("%")[2]
-            index = (int(zone) if zone.isdigit() else socket.if_nametoindex(zone)) if zone else 0
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind((MULTICAST_V6, ECHONET_PORT, 0, index))
-            group = socket.inet_pton(socket.AF_INET6, MULTICAST_V6) + struct.pack("@I", index)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, group)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 def _log_line(direction: str, text: str) -> None:

@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
@@ -25,8 +26,12 @@ __all__ = [
     "ECHONET_PORT",
     "MULTICAST_V4",
     "MULTICAST_V6",
+    "GroupProtocol",
     "LanEndpoint",
     "LanTransport",
+    "address_family",
+    "group_socket",
+    "interface_index",
     "open_lan",
     "parse_udp_url",
 ]
@@ -57,12 +62,64 @@ def parse_udp_url(url: str) -> tuple[str, int]:
     return host, port
 
 
-def _family(address: str) -> socket.AddressFamily:
+def address_family(address: str) -> socket.AddressFamily:
+    """AF_INET6 for an IPv6 literal (zone allowed), else AF_INET."""
     try:
         ip = ipaddress.ip_address(address.partition("%")[0])
     except ValueError:
         return socket.AF_INET
     return socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+
+
+def interface_index(address: str, interface: str | None = None) -> int:
+    """The IPv6 interface index of ``interface`` or of ``address``'s zone (0: the default)."""
+    name = interface or address.partition("%")[2]
+    if not name:
+        return 0
+    return int(name) if name.isdigit() else socket.if_nametoindex(name)
+
+
+def group_socket(
+    family: socket.AddressFamily,
+    address: str,
+    port: int = ECHONET_PORT,
+    interface: str | None = None,
+) -> socket.socket:
+    """A socket bound to 224.0.23.0 / ff02::1 ``port``, joined on the interface of ``address``
+    (or ``interface``): how a node bound to one address also hears the group (§A.1)."""
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET:
+            sock.bind((MULTICAST_V4, port))
+            local = socket.inet_aton(interface or address)
+            sock.setsockopt(
+                socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(MULTICAST_V4) + local
+            )
+        else:
+            index = interface_index(address, interface)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((MULTICAST_V6, port, 0, index))
+            group = socket.inet_pton(socket.AF_INET6, MULTICAST_V6) + struct.pack("@I", index)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, group)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class GroupProtocol(asyncio.DatagramProtocol):
+    """Hands what a group socket hears to ``deliver(data, source)``."""
+
+    def __init__(self, deliver: Callable[[bytes, str], None]) -> None:
+        self._deliver = deliver
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self._deliver(data, str(addr[0]))
+
+    def error_received(self, exc: Exception) -> None:
+        _LOG.debug("UDP error on the multicast listener: %s", exc)
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -213,6 +270,6 @@ async def open_lan(
     multicast: bool = True,
 ) -> LanTransport:
     """A transport to the meter at ``meter`` (an IPv4 or IPv6 literal) on its own socket."""
-    endpoint = LanEndpoint(bind, ECHONET_PORT, _family(meter))
+    endpoint = LanEndpoint(bind, ECHONET_PORT, address_family(meter))
     await endpoint.start(multicast=multicast, interface=interface)
     return LanTransport(endpoint, meter, port)
