@@ -76,7 +76,8 @@ class HttpServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        _LOG.info("HTTP server on http://%s:%d", self.host, self.port)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        _LOG.info("dashboard and /metrics on http://%s:%d/", host, self.bound_port)
 
     @property
     def bound_port(self) -> int:
