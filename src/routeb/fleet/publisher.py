@@ -23,7 +23,7 @@ import aiomqtt
 
 from routeb.errors import RouteBError
 from routeb.fleet.schema import Cumulative, FleetMessage, Instant, SlotRow, encode, topic_for
-from routeb.fleet.settings import FleetSettings, mqtt_client
+from routeb.fleet.settings import FleetSettings, NotRoutedError, RoutedPublisher, mqtt_client
 from routeb.storage.model import Change, CumulativeReading, InstantReading, Slot
 from routeb.storage.sqlite import SqliteStore
 from routeb.storage.times import to_epoch
@@ -115,6 +115,8 @@ class FleetPublisher:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # set when the outbox was found empty
         self._store: SqliteStore | None = None
+        self._routing: RoutedPublisher | None = None
+        self.unrouted = 0  # batches the broker dropped for want of a subscriber, sent again
         # sqlite3 connections belong to the thread that made them: one thread for all of it.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="routeb-fleet-outbox")
 
@@ -170,12 +172,13 @@ class FleetPublisher:
             return 0
         messages = messages_of(self.site, changes, self.settings.max_rows)
         now = self.clock()
+        routed = self._routed(client)
         publishes = []
         for message in messages:
             message.sent = now
             topic = topic_for(self.settings.base_topic, message.site, message.meter)
-            publishes.append(client.publish(topic, encode(message), qos=1, timeout=30))
-        # Every PUBACK (aiomqtt resolves publish() on it), then the outbox moves on.
+            publishes.append(routed.publish(topic, encode(message)))
+        # Every PUBACK, each saying a subscription took the message; then the outbox moves on.
         await asyncio.gather(*publishes)
         last = changes[-1].seq
         await self._in_thread(lambda: self._open().acknowledge(CONSUMER, last))
@@ -183,6 +186,11 @@ class FleetPublisher:
         self.published_messages += len(messages)
         self.published_rows += sum(m.readings for m in messages)
         return len(changes)
+
+    def _routed(self, client: aiomqtt.Client) -> RoutedPublisher:
+        if self._routing is None or self._routing.client is not client:
+            self._routing = RoutedPublisher(client)
+        return self._routing
 
     def _pending(self) -> list[Change]:
         return self._open().pending(CONSUMER, self.batch)
@@ -198,8 +206,19 @@ class FleetPublisher:
         return True
 
     async def _session(self, client: aiomqtt.Client) -> None:
+        delay = _RECONNECT_MIN
         while True:
-            if await self.drain_once(client):
+            try:
+                covered = await self.drain_once(client)
+            except NotRoutedError as exc:
+                # Kept in the outbox: sent again once the ingest workers have subscribed.
+                self.unrouted += 1
+                _LOG.warning("fleet: %s; sending again in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(_RECONNECT_MAX, delay * 2)
+                continue
+            delay = _RECONNECT_MIN
+            if covered:
                 continue  # until the outbox is empty
             self._idle.set()
             self._wake.clear()

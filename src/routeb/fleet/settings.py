@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ssl
-from typing import Final
+from contextvars import ContextVar
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -13,7 +14,7 @@ from paho.mqtt.properties import Properties
 from routeb.config import FleetConfig
 from routeb.errors import ConfigError
 
-__all__ = ["FleetSettings", "mqtt_client", "parse_url"]
+__all__ = ["FleetSettings", "NotRoutedError", "RoutedPublisher", "mqtt_client", "parse_url"]
 
 # A persistent session survives a day-long WAN outage on the broker side.
 SESSION_EXPIRY: Final = 7 * 86_400
@@ -75,3 +76,53 @@ def mqtt_client(
         max_queued_incoming_messages=max_queued_incoming,
         max_inflight_messages=settings.max_inflight,
     )
+
+
+# MQTT 5.0 §3.4.2.1: PUBACK reason code 0x10 "No matching subscribers" — the broker took the
+# message and dropped it. Mosquitto 2.0 does not restore shared subscriptions after a restart
+# (docs/fleet.md), so until the ingest workers resubscribe every fleet message would be lost.
+NO_MATCHING_SUBSCRIBERS: Final = 0x10
+_LAST_MID: ContextVar[int] = ContextVar("routeb_fleet_last_mid", default=-1)
+
+
+class NotRoutedError(aiomqtt.MqttError):
+    """The broker acknowledged a message that no subscription took (PUBACK 0x10)."""
+
+
+class RoutedPublisher:
+    """QoS 1 publishing that tells "acknowledged" from "acknowledged but dropped".
+
+    aiomqtt resolves ``publish()`` on the PUBACK whatever its reason code; this wraps the paho
+    client underneath to see it (the message id is remembered per task, so concurrent
+    publishers on one client are told apart).
+    """
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self._unrouted: set[int] = set()
+        paho = client._client
+        publish = paho.publish
+        on_publish = paho.on_publish
+
+        def publish_remembering_mid(*args: Any, **kwargs: Any) -> Any:
+            info = publish(*args, **kwargs)
+            _LAST_MID.set(info.mid)
+            return info
+
+        def on_publish_with_reason(*args: Any) -> None:
+            mid, reason = args[2], args[3]
+            if getattr(reason, "value", reason) == NO_MATCHING_SUBSCRIBERS:
+                self._unrouted.add(mid)
+            if on_publish is not None:
+                on_publish(*args)
+
+        paho.publish = publish_remembering_mid  # type: ignore[method-assign]
+        paho.on_publish = on_publish_with_reason
+
+    async def publish(self, topic: str, payload: bytes, timeout: float = 30.0) -> None:
+        """Publish with QoS 1; NotRoutedError when the broker had no subscriber for it."""
+        await self.client.publish(topic, payload, qos=1, timeout=timeout)
+        mid = _LAST_MID.get()
+        if mid in self._unrouted:
+            self._unrouted.discard(mid)
+            raise NotRoutedError(f"no subscriber took {topic} (are the ingest workers up?)")

@@ -27,7 +27,7 @@ import aiomqtt
 
 from routeb.emulator.household import Direction, Household
 from routeb.fleet.schema import FleetMessage, encode, topic_for
-from routeb.fleet.settings import FleetSettings, mqtt_client
+from routeb.fleet.settings import FleetSettings, RoutedPublisher, mqtt_client
 
 __all__ = ["FleetSimulator", "SimulatedHome", "run_fleet"]
 
@@ -203,7 +203,7 @@ class FleetStats:
 
 
 async def _publish_all(
-    clients: list[aiomqtt.Client],
+    clients: list[RoutedPublisher],
     items: list[tuple[SimulatedHome, FleetMessage]],
     base_topic: str,
     stats: FleetStats,
@@ -211,7 +211,8 @@ async def _publish_all(
     async def one(index: int, home: SimulatedHome, message: FleetMessage) -> None:
         message.sent = time.time()
         client = clients[index % len(clients)]
-        await client.publish(topic_for(base_topic, home.site, home.meter), encode(message), qos=1,
+        # Like the agent: a message no subscription took stays in the backlog (NotRoutedError).
+        await client.publish(topic_for(base_topic, home.site, home.meter), encode(message),
                              timeout=10)  # fmt: skip
         stats.messages += 1
         stats.readings += message.readings
@@ -262,13 +263,14 @@ async def run_fleet(
                 for n in range(max(1, connections))
             ]
             async with contextlib_all(clients):
+                routed = [RoutedPublisher(client) for client in clients]
                 while True:
                     if simulator.now < end and not (stop and stop.is_set()):
                         simulator.advance(min(step, end - simulator.now))
                     else:
                         for home in simulator.homes:
                             home.outage = None  # the outage is over: everyone replays
-                    await _publish_all(clients, simulator.due(), settings.base_topic, stats)
+                    await _publish_all(routed, simulator.due(), settings.base_topic, stats)
                     if (simulator.now >= end or (stop and stop.is_set())) and not any(
                         h.backlog for h in simulator.homes
                     ):
