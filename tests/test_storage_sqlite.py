@@ -565,3 +565,73 @@ def test_a_locked_database_is_a_storage_error(tmp_path: Path) -> None:
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+# --- per-day rollups (migration 0002) ---------------------------------------------------------
+
+_GROUPED = (
+    "SELECT meter_id, (slot_start + 32400) / 86400, sum(import_use_e4), sum(export_use_e4), "
+    "count(import_use_e4), count(export_use_e4), count(import_raw) FROM slots "
+    "GROUP BY 1, 2 ORDER BY 1, 2"
+)
+
+
+def _rollups(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    conn = sqlite3.connect(path)
+    try:
+        stored = conn.execute("SELECT * FROM slot_days ORDER BY 1, 2").fetchall()
+        return stored, conn.execute(_GROUPED).fetchall()
+    finally:
+        conn.close()
+
+
+def test_day_rollups_always_equal_the_slots_they_sum(tmp_path: Path, clock: Clock) -> None:
+    rng = random.Random(7)
+    path = tmp_path / "routeb.sqlite3"
+    with SqliteStore(path, clock=clock) as db:
+        for _ in range(60):  # out of order, across JST midnights, overwrites and both meters
+            batch = []
+            for _ in range(rng.randrange(1, 30)):
+                i = rng.randrange(-60, 160)
+                value = 10_000 + 37 * i + rng.choice((0, 0, 0, 5))
+                source = rng.choice((SlotSource.PUSH, SlotSource.POLL, SlotSource.HISTORY1))
+                batch.append(slot(i, value, 200 + 2 * i, source, meter=rng.choice(("home", "shop"))))
+            db.write(batch)
+            db.write(
+                [
+                    InstantReading(
+                        "home",
+                        MIDNIGHT + timedelta(minutes=rng.randrange(-900, 4000)),
+                        rng.randrange(0, 6000),
+                    )
+                ]
+            )
+        stored, grouped = _rollups(path)
+        assert stored == grouped
+        days = db.day_summaries("home", DAY - timedelta(days=2), DAY + timedelta(days=3))
+        assert sum(d.import_slots for d in days) == sum(r[4] for r in grouped if r[0] == 1)  # type: ignore[misc]
+
+
+def test_migration_2_rolls_up_an_existing_version_1_database(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    (first,) = [m for m in migrations() if m.version == 1]
+    for statement in first.statements():
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.close()
+    with SqliteStore(path) as db:  # a v1 database with data, written by a v2 store …
+        db.write([slot(i, 10_000 + 37 * i) for i in range(49)])
+        db.write([InstantReading("home", MIDNIGHT + timedelta(hours=18), 4321)])
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE slot_days")  # … then brought back to version 1 with its data
+    conn.execute("DROP TABLE power_day")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with SqliteStore(path) as db:
+        assert db.schema_version == latest_version()
+        (day,) = db.day_summaries("home", DAY, DAY)
+        assert (day.import_kwh, day.peak_w) == (Decimal("17.76"), 4321)
+    stored, grouped = _rollups(path)
+    assert stored == grouped

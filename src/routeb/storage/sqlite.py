@@ -57,6 +57,7 @@ from routeb.storage.model import (
 from routeb.storage.schema import migrate, verify
 from routeb.storage.times import (
     DAY_SECONDS,
+    JST_OFFSET,
     SLOT_SECONDS,
     from_epoch,
     jst_day,
@@ -313,9 +314,10 @@ class SqliteStore:
         result.instant_added += 1
         if record.power_w is None:
             return
+        power = record.power_w
         for sql, width in _SQL_AGGREGATE:
-            power = record.power_w
             self._conn.execute(sql, (meter_id, ts - ts % width, power, power, power))
+        self._conn.execute(_SQL_PEAK_DAY, (meter_id, (ts + JST_OFFSET) // DAY_SECONDS, power))
 
     def _put_cumulative(self, tx: _Tx, record: CumulativeReading, result: WriteResult) -> None:
         ts = to_epoch(record.at)
@@ -446,7 +448,8 @@ class SqliteStore:
         result.slot_conflicts += conflicts
 
     def _finish_slots(self, tx: _Tx) -> None:
-        """Recompute the usage of every changed boundary and of the one before it."""
+        """Recompute the usage of every changed boundary and of the one before it, then the
+        rollups of their JST days."""
         todo = {(m, s) for m, s in tx.dirty_slots} | {
             (m, s - SLOT_SECONDS) for m, s in tx.dirty_slots
         }
@@ -481,6 +484,10 @@ class SqliteStore:
                 "WHERE meter_id = ? AND slot_start = ?",
                 (uses[0], uses[1], seq, tx.now, meter_id, start),
             )
+        # The days these slots belong to, summed again (slot_days: migration 0002).
+        for meter_id, day in sorted({(m, (s + JST_OFFSET) // DAY_SECONDS) for m, s in todo}):
+            low = day * DAY_SECONDS - JST_OFFSET
+            self._conn.execute(_SQL_ROLLUP_DAY, (meter_id, day, meter_id, low, low + DAY_SECONDS))
 
     def _put_event(self, tx: _Tx, record: LinkEvent, result: WriteResult) -> None:
         ts = to_epoch(record.at)
@@ -719,7 +726,8 @@ class SqliteStore:
 
     def day_summaries(self, meter: str, first_day: date, last_day: date) -> list[DaySummary]:
         """One summary per JST day in [first_day, last_day] (days without data included)."""
-        low, high = jst_day_start(first_day), jst_day_start(last_day + timedelta(days=1))
+        low = (jst_day_start(first_day) + JST_OFFSET) // DAY_SECONDS
+        high = (jst_day_start(last_day + timedelta(days=1)) + JST_OFFSET) // DAY_SECONDS
         meter_id = self._lookup(meter)
         days: dict[int, tuple[Any, ...]] = {}
         peaks: dict[int, int] = {}
@@ -940,13 +948,18 @@ _SQL_PRESENT: Final = (
 )
 # JST day index = (unix seconds + 9 h) / 86400 (times.py); 32400 = 9 h.
 _SQL_DAYS: Final = (
-    "SELECT (slot_start + 32400) / 86400 AS d, sum(import_use_e4), sum(export_use_e4), "
-    "count(import_use_e4), count(export_use_e4), count(import_raw) FROM slots "
-    "WHERE meter_id = ? AND slot_start >= ? AND slot_start < ? GROUP BY d"
+    "SELECT day, import_use_e4, export_use_e4, import_n, export_n, bounds FROM slot_days "
+    "WHERE meter_id = ? AND day >= ? AND day < ?"
 )
-_SQL_PEAKS: Final = (
-    "SELECT (start + 32400) / 86400 AS d, max(max_w) FROM power_halfhour "
-    "WHERE meter_id = ? AND start >= ? AND start < ? GROUP BY d"
+_SQL_PEAKS: Final = "SELECT day, max_w FROM power_day WHERE meter_id = ? AND day >= ? AND day < ?"
+_SQL_ROLLUP_DAY: Final = (
+    "INSERT OR REPLACE INTO slot_days SELECT ?, ?, sum(import_use_e4), sum(export_use_e4), "
+    "count(import_use_e4), count(export_use_e4), count(import_raw) FROM slots "
+    "WHERE meter_id = ? AND slot_start >= ? AND slot_start < ?"
+)
+_SQL_PEAK_DAY: Final = (
+    "INSERT INTO power_day (meter_id, day, max_w) VALUES (?, ?, ?) "
+    "ON CONFLICT (meter_id, day) DO UPDATE SET max_w = max(max_w, excluded.max_w)"
 )
 _SQL_OUTBOX: Final[dict[str, str]] = {
     "instant": "SELECT m.key, t.seq, t.ts, t.power_w, t.current_r_da, t.current_t_da "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
@@ -76,8 +77,44 @@ def _write(obj: object, out: list[str]) -> None:
         _write(_plain(obj), out)
 
 
+# The fast path: one pass of the C encoder, Decimals written as marked strings ("\x00D" + digits,
+# a NUL that JSON always escapes) and then unquoted. Anything unusual takes the slow path.
+_MARK: Final = "\x00D"
+_MARKED: Final = re.compile(r'"\\u0000D([-0-9.]+|null)"')
+
+
+class _Marker:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def default(self, obj: object) -> object:
+        if isinstance(obj, Decimal):
+            self.count += 1
+            return _MARK + (format(obj, "f") if obj.is_finite() else "null")
+        if isinstance(obj, datetime | date):
+            return iso(obj)
+        if isinstance(obj, Mapping):
+            return dict(obj)
+        if isinstance(obj, set | frozenset):
+            return list(obj)
+        if is_dataclass(obj) and not isinstance(obj, type):
+            return {f.name: getattr(obj, f.name) for f in fields(obj)}
+        return str(obj)
+
+
 def dumps(obj: object) -> str:
     """Compact JSON where Decimals are numbers with their exact digits."""
+    marker = _Marker()
+    try:
+        text = json.dumps(
+            obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=marker.default
+        )
+    except (TypeError, ValueError):  # non-string keys, non-finite floats: write it by hand
+        text = None
+    if text is not None:
+        result, found = _MARKED.subn(r"\1", text)
+        if found == marker.count:  # no user string looked like a mark
+            return result
     out: list[str] = []
     _write(_plain(obj), out)
     return "".join(out)
