@@ -10,6 +10,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from routeb.bridge.core import Bridge, BridgeSettings, bridge_identification, pa
 from routeb.bridge.service import BridgeService
 from routeb.cli import build_parser
 from routeb.cli.bridge import bridge_settings
+from routeb.config import load_config
 from routeb.echonet import EOJ, ESV, Frame, Property, decode_frame, encode_frame
 from routeb.echonet.propmap import decode_property_map
 from routeb.errors import ConfigError, RequestError, RouteBTimeoutError
@@ -331,3 +333,32 @@ def test_bad_fresh_flag(spec: str) -> None:
     args = build_parser("bridge").parse_args(["bridge", "--fresh", spec])
     with pytest.raises(ConfigError):
         bridge_settings(args)
+
+
+def test_bridge_section_of_the_config_and_flags_over_it(tmp_path: Path) -> None:
+    config = tmp_path / "routeb.toml"
+    config.write_text(
+        '[bridge]\nlisten = "127.0.0.5"\nallow_from = ["192.168.1.0/24"]\nallow_set = "E5, ED"\n'
+        "deadline = 2.5\nstatus_interval = 0\n[bridge.fresh]\nE7 = 2\nD3 = 600\n",
+        encoding="utf-8",
+    )
+    loaded = load_config(config, env={}).bridge
+    assert (loaded.listen, loaded.allow_from, loaded.allow_set) == (
+        "127.0.0.5",
+        ("192.168.1.0/24",),
+        ("E5", "ED"),
+    )
+    args = build_parser("bridge").parse_args(["bridge"])
+    settings = bridge_settings(args, loaded)
+    assert settings.writable == frozenset({0xE5, 0xED})
+    assert settings.deadline == 2.5
+    assert settings.freshness.max_age(0xE7) == 2
+    flags = build_parser("bridge").parse_args(
+        ["bridge", "--allow-set", "EF", "--deadline", "1", "--fresh", "E7=5"]
+    )
+    settings = bridge_settings(flags, loaded)
+    assert (settings.writable, settings.deadline) == (frozenset({0xEF}), 1.0)
+    assert settings.freshness.max_age(0xE7) == 5
+    config.write_text("[bridge]\nallow_set = [229]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bridge\.allow_set"):
+        load_config(config, env={})

@@ -595,7 +595,9 @@ def test_day_rollups_always_equal_the_slots_they_sum(tmp_path: Path, clock: Cloc
                 i = rng.randrange(-60, 160)
                 value = 10_000 + 37 * i + rng.choice((0, 0, 0, 5))
                 source = rng.choice((SlotSource.PUSH, SlotSource.POLL, SlotSource.HISTORY1))
-                batch.append(slot(i, value, 200 + 2 * i, source, meter=rng.choice(("home", "shop"))))
+                batch.append(
+                    slot(i, value, 200 + 2 * i, source, meter=rng.choice(("home", "shop")))
+                )
             db.write(batch)
             db.write(
                 [

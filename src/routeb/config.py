@@ -11,7 +11,7 @@ import logging
 import os
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
@@ -159,6 +159,24 @@ class TariffConfig:
     file: Path | None = None
 
 
+_SECTIONS: Final = frozenset(
+    {"meter", "polling", "storage", "mqtt", "http", "tariff", "fleet", "bridge"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeConfig:
+    """[bridge]: `routeb bridge` (docs/bridge.md); its flags override these."""
+
+    listen: str = ""
+    interface: str | None = None
+    allow_from: tuple[str, ...] = ()
+    allow_set: tuple[str, ...] = ()
+    fresh: tuple[tuple[str, float], ...] = ()
+    deadline: float = 5.0
+    status_interval: float = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class FleetConfig:
     """[fleet]: the fleet stream to a central broker (docs/fleet.md)."""
@@ -191,6 +209,7 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     tariff: TariffConfig = field(default_factory=TariffConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
 
 
 def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
@@ -220,7 +239,7 @@ def _number(
     return float(value)
 
 
-def _check_unknown(section: Mapping[str, object], known: set[str], prefix: str) -> None:
+def _check_unknown(section: Mapping[str, object], known: Set[str], prefix: str) -> None:
     for name in section:
         if name not in known:
             raise ConfigError(f"{prefix}.{name}" if prefix else name, "unknown key")
@@ -342,7 +361,7 @@ def load_config(
                 file,
                 file,
             )
-    _check_unknown(data, {"meter", "polling", "storage", "mqtt", "http", "tariff", "fleet"}, "")
+    _check_unknown(data, _SECTIONS, "")
     return Config(
         _parse_meter(data, environ),
         _parse_polling(data),
@@ -352,6 +371,7 @@ def load_config(
         _parse_http(data, environ),
         _parse_tariff(data),
         _parse_fleet(data, environ),
+        _parse_bridge(data),
     )
 
 
@@ -372,6 +392,38 @@ def _whole(section: Mapping[str, object], name: str, key: str, default: int, low
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(key, f"must be a whole number, at least {low}")
     return value
+
+
+def _strings(section: Mapping[str, object], name: str, key: str) -> tuple[str, ...]:
+    value = section.get(name, [])
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(key, "must be a list of strings")
+    return tuple(v.strip() for v in value)
+
+
+def _parse_bridge(data: Mapping[str, object]) -> BridgeConfig:
+    section = _table(data, "bridge")
+    _check_unknown(section, set(BridgeConfig.__dataclass_fields__), "bridge")
+    base = BridgeConfig()
+    fresh_table = _table(section, "fresh")
+    fresh: list[tuple[str, float]] = []
+    for epc, seconds in fresh_table.items():
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ConfigError(f"bridge.fresh.{epc}", "must be a number of seconds, at least 0")
+        fresh.append((str(epc), float(seconds)))
+    return BridgeConfig(
+        listen=_str(section, "listen", "bridge.listen") or "",
+        interface=_str(section, "interface", "bridge.interface"),
+        allow_from=_strings(section, "allow_from", "bridge.allow_from"),
+        allow_set=_strings(section, "allow_set", "bridge.allow_set"),
+        fresh=tuple(fresh),
+        deadline=_number(section, "deadline", "bridge.deadline", base.deadline, 0.1),
+        status_interval=_number(
+            section, "status_interval", "bridge.status_interval", base.status_interval, 0.0
+        ),
+    )
 
 
 def _parse_fleet(data: Mapping[str, object], env: Mapping[str, str]) -> FleetConfig:

@@ -19,6 +19,7 @@ from routeb.bridge.cache import Freshness
 from routeb.bridge.core import BridgeSettings, bridge_identification, parse_networks
 from routeb.bridge.service import BridgeService
 from routeb.cli._common import add_connection_args, connect, load_settings, run, setup_logging
+from routeb.config import BridgeConfig
 from routeb.errors import ConfigError
 from routeb.transport.lan import ECHONET_PORT
 
@@ -36,7 +37,6 @@ def register(sub: Any) -> None:
     add_connection_args(parser)
     parser.add_argument(
         "--listen",
-        default="",
         metavar="ADDRESS",
         help="address to answer on (default: all interfaces; IPv6 literals allowed)",
     )
@@ -52,7 +52,6 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--allow-set",
-        default="",
         metavar="EPCS",
         help="EPCs LAN clients may set, e.g. E5,ED,EF (history selectors; default: none)",
     )
@@ -66,13 +65,11 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--deadline",
         type=float,
-        default=5.0,
         help="seconds a LAN request waits for the radio before Get_SNA (default 5)",
     )
     parser.add_argument(
         "--status-interval",
         type=float,
-        default=60.0,
         help="seconds between status lines on stderr (0: none; default 60, 10 with -v)",
     )
     parser.set_defaults(handler=_handle)
@@ -88,14 +85,22 @@ def _epc(text: str, flag: str) -> int:
     return value
 
 
-def bridge_settings(args: argparse.Namespace) -> BridgeSettings:
-    """The flags as :class:`BridgeSettings` (ConfigError when malformed)."""
-    writable = frozenset(_epc(t, "--allow-set") for t in args.allow_set.split(",") if t.strip())
+def bridge_settings(args: argparse.Namespace, config: BridgeConfig | None = None) -> BridgeSettings:
+    """The flags over [bridge] as :class:`BridgeSettings` (ConfigError when malformed)."""
+    config = config or BridgeConfig()
+    if args.allow_set is not None:
+        allow_set = [t for t in args.allow_set.split(",") if t.strip()]
+        where = "--allow-set"
+    else:
+        allow_set, where = list(config.allow_set), "bridge.allow_set"
+    writable = frozenset(_epc(t, where) for t in allow_set)
+    networks = args.allow_from or list(config.allow_from)
     try:
-        allow = parse_networks(args.allow_from)
+        allow = parse_networks(networks)
     except ValueError as exc:
-        raise ConfigError("--allow-from", str(exc)) from None
-    overrides: dict[int, float] = {}
+        key = "--allow-from" if args.allow_from else "bridge.allow_from"
+        raise ConfigError(key, str(exc)) from None
+    overrides = {_epc(name, "bridge.fresh"): seconds for name, seconds in config.fresh}
     for spec in args.fresh:
         name, sep, raw = spec.partition("=")
         try:
@@ -105,13 +110,14 @@ def bridge_settings(args: argparse.Namespace) -> BridgeSettings:
         if not sep or seconds < 0:
             raise ConfigError("--fresh", f"{spec!r}: expected EPC=SECONDS, e.g. E7=1")
         overrides[_epc(name, "--fresh")] = seconds
-    if not args.deadline > 0:
+    deadline = config.deadline if args.deadline is None else args.deadline
+    if not deadline > 0:
         raise ConfigError("--deadline", "must be > 0")
     return BridgeSettings(
         writable=writable,
         allow=allow,
         freshness=Freshness(overrides),
-        deadline=args.deadline,
+        deadline=deadline,
     )
 
 
@@ -125,11 +131,12 @@ def _status(line: str) -> None:
 
 
 async def _bridge(args: argparse.Namespace) -> int:
-    bridge_config = bridge_settings(args)
     settings = load_settings(args)
-    interval = args.status_interval
-    if args.verbose and interval == 60.0:
-        interval = 10.0
+    config = settings.config.bridge
+    bridge_config = bridge_settings(args, config)
+    interval = config.status_interval if args.status_interval is None else args.status_interval
+    if args.verbose and args.status_interval is None:
+        interval = min(interval, 10.0) if interval else interval
     async with connect(
         settings, retry_auth=args.retry_auth, show_identifiers=args.show_identifiers
     ) as link:
@@ -140,8 +147,8 @@ async def _bridge(args: argparse.Namespace) -> int:
             link.reader.info,
             bridge_identification(seed),
             bridge_config,
-            listen=args.listen,
-            interface=args.interface,
+            listen=config.listen if args.listen is None else args.listen,
+            interface=args.interface or config.interface,
             link_state=lambda: link.session.state.value,
             status_interval=interval or None,
             status=_status,
