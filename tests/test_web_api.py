@@ -6,7 +6,7 @@ import asyncio
 import json
 import tomllib
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -444,3 +444,23 @@ async def test_token_required_bearer_or_cookie(db: Path) -> None:
 def test_dumps_keeps_decimal_digits() -> None:
     text = dumps({"a": Decimal("0.2500"), "b": [None, True, 1.5, float("nan")], "c": "日本"})
     assert text == '{"a":0.2500,"b":[null,true,1.5,null],"c":"日本"}'
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"a": Decimal("0.2500"), "b": [Decimal("-1E+2")]}, '{"a":0.2500,"b":[-100]}'),
+        ({"a": Decimal("1.5"), "s": "x\x00"}, '{"a":1.5,"s":"x\\u0000"}'),  # looks half a mark
+        ({"a": Decimal("1.5"), "s": "\x00D2\x00"}, '{"a":1.5,"s":"\\u0000D2\\u0000"}'),
+        ({"d": Decimal("NaN"), 1: (2, 3)}, '{"d":null,"1":[2,3]}'),
+        (
+            {"t": datetime(2026, 1, 1, 23, 30, tzinfo=UTC)},
+            '{"t":"2026-01-02T08:30:00+09:00"}',
+        ),
+    ],
+)
+def test_dumps_fast_path_agrees_with_the_exact_writer(value: object, expected: str) -> None:
+    assert dumps(value) == expected
+    assert json.loads(dumps(value), parse_float=Decimal) == json.loads(
+        expected, parse_float=Decimal
+    )

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
@@ -24,6 +23,7 @@ from routeb.storage import JST
 __all__ = ["dumps", "iso", "json_response", "link_json", "state_json"]
 
 JSON_TYPE: Final = "application/json"
+_JST_OFFSET: Final = timedelta(hours=9)
 
 
 def iso(value: datetime | date | None) -> str | None:
@@ -31,7 +31,11 @@ def iso(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.astimezone(JST).isoformat()
+        offset = value.utcoffset()
+        if offset is None:  # naive: local time, as astimezone() reads it
+            return value.astimezone(JST).isoformat()
+        # The same text as astimezone(JST).isoformat(), several times faster (hot in the API).
+        return (value.replace(tzinfo=None) + (_JST_OFFSET - offset)).isoformat() + "+09:00"
     return value.isoformat()
 
 
@@ -77,12 +81,11 @@ def _write(obj: object, out: list[str]) -> None:
         _write(_plain(obj), out)
 
 
-# The fast path: one pass of the C encoder, Decimals written as marked strings ("\x00D" + digits,
-# a NUL that JSON always escapes) and then unquoted. Anything unusual takes the slow path.
-_MARK: Final = "\x00D"
-_MARKED: Final = re.compile(r'"\\u0000D([-0-9.]+|null)"')
-
-
+# The fast path: one pass of the C encoder, each Decimal written as a marked string (NUL "D"
+# digits NUL; JSON always escapes NUL as \u0000) and then unquoted by two plain replaces.
+# Anything unusual (or a user string that looks like a mark) takes the slow path.
+_OPEN: Final = '"\\u0000D'
+_CLOSE: Final = '\\u0000"'
 class _Marker:
     def __init__(self) -> None:
         self.count = 0
@@ -90,7 +93,7 @@ class _Marker:
     def default(self, obj: object) -> object:
         if isinstance(obj, Decimal):
             self.count += 1
-            return _MARK + (format(obj, "f") if obj.is_finite() else "null")
+            return "\x00D" + (format(obj, "f") if obj.is_finite() else "null") + "\x00"
         if isinstance(obj, datetime | date):
             return iso(obj)
         if isinstance(obj, Mapping):
@@ -111,10 +114,8 @@ def dumps(obj: object) -> str:
         )
     except (TypeError, ValueError):  # non-string keys, non-finite floats: write it by hand
         text = None
-    if text is not None:
-        result, found = _MARKED.subn(r"\1", text)
-        if found == marker.count:  # no user string looked like a mark
-            return result
+    if text is not None and text.count(_OPEN) == text.count(_CLOSE) == marker.count:
+        return text.replace(_OPEN, "").replace(_CLOSE, "")
     out: list[str] = []
     _write(_plain(obj), out)
     return "".join(out)
