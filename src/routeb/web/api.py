@@ -527,8 +527,9 @@ async def cost(request: web.Request) -> web.Response:
         bills: list[dict[str, object]] = []
         total = Decimal(0)
         for lo, hi in groups:
-            low, high = _jst_midnight(lo), _jst_midnight(hi)
-            part = [h for h in usage if low <= h.start < high]
+            # ``usage`` holds every half hour from ``start`` on: slice by position.
+            first = max(0, (_jst_midnight(lo) - start) // SLOT)
+            part = usage[first : max(first, (_jst_midnight(hi) - start) // SLOT)]
             bill = tariff.bill(part, lo, hi)
             total += bill.total
             bills.append(_bill_json(bill, len(part)))
