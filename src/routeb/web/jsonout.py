@@ -86,6 +86,8 @@ def _write(obj: object, out: list[str]) -> None:
 # Anything unusual (or a user string that looks like a mark) takes the slow path.
 _OPEN: Final = '"\\u0000D'
 _CLOSE: Final = '\\u0000"'
+
+
 class _Marker:
     def __init__(self) -> None:
         self.count = 0
