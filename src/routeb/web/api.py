@@ -511,19 +511,14 @@ async def cost(request: web.Request) -> web.Response:
         from routeb.tariff import HalfHour  # noqa: PLC0415 - only with a tariff
 
         meter = _resolve(store, ctx, wanted)
-        stored = {s.at: s for s in store.iter_slots(meter, start, end)}
+        stored = store.slot_usage(meter, start, end)
         usage: list[HalfHour] = []
-        at = start
+        at, ts = start, int(start.timestamp())
         while at < end and at + SLOT <= now:  # slots still to come are not "missing"
-            slot = stored.get(at)
-            usage.append(
-                HalfHour(
-                    at,
-                    None if slot is None else slot.import_use_kwh,
-                    None if slot is None else slot.export_use_kwh,
-                )
-            )
+            imp, exp = stored.get(ts, (None, None))
+            usage.append(HalfHour(at, imp, exp))
             at += SLOT
+            ts += 1800
         bills: list[dict[str, object]] = []
         total = Decimal(0)
         for lo, hi in groups:
