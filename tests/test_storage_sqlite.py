@@ -637,3 +637,24 @@ def test_migration_2_rolls_up_an_existing_version_1_database(tmp_path: Path) -> 
         assert (day.import_kwh, day.peak_w) == (Decimal("17.76"), 4321)
     stored, grouped = _rollups(path)
     assert stored == grouped
+
+
+def test_month_summaries_sum_their_days(tmp_path: Path, clock: Clock) -> None:
+    rng = random.Random(11)
+    with SqliteStore(tmp_path / "routeb.sqlite3", clock=clock) as db:
+        # Three months around JST month ends, with holes; slot 0 = 2026-05-20 00:00 JST.
+        present = [i for i in range(-48 * 25, 48 * 50) if rng.random() < 0.97]
+        db.write([slot(i, 10_000 + 37 * (i + 48 * 25)) for i in present])
+        first, last = date(2026, 4, 10), date(2026, 8, 3)
+        months = db.month_summaries("home", first, last)
+        assert [m.month for m in months] == [date(2026, m, 1) for m in (4, 5, 6, 7, 8)]
+        for month in months:
+            following = (month.month + timedelta(days=32)).replace(day=1)
+            days = db.day_summaries("home", month.month, following - timedelta(days=1))
+            known = [d.import_e4 for d in days if d.import_e4 is not None]
+            assert month.import_e4 == (sum(known) if known else None)
+            assert month.import_slots == sum(d.import_slots for d in days)
+            assert month.expected_slots == 48 * len(days)
+            assert month.complete_days == sum(d.complete for d in days)
+        assert months[-1].import_e4 is None  # August: no data at all
+        assert sum(m.complete_days for m in months) > 0

@@ -763,24 +763,32 @@ class SqliteStore:
 
     def month_summaries(self, meter: str, first: date, last: date) -> list[MonthSummary]:
         """One summary per JST calendar month from ``first``'s month to ``last``'s."""
-        start = first.replace(day=1)
-        stop = (last.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        by_month: dict[date, list[DaySummary]] = {}
-        for summary in self.day_summaries(meter, start, stop):
-            by_month.setdefault(summary.day.replace(day=1), []).append(summary)
-        return [
-            MonthSummary(
-                meter,
-                month,
-                _sum_or_none(d.import_e4 for d in days),
-                _sum_or_none(d.export_e4 for d in days),
-                sum(d.import_slots for d in days),
-                sum(d.export_slots for d in days),
-                SLOTS_PER_DAY * len(days),
-                sum(1 for d in days if d.complete),
+        months: list[tuple[date, date]] = []  # (first day, first day of the next month)
+        month = first.replace(day=1)
+        while month <= last:
+            following = (month + timedelta(days=32)).replace(day=1)
+            months.append((month, following))
+            month = following
+        low = (jst_day_start(months[0][0]) + JST_OFFSET) // DAY_SECONDS
+        high = (jst_day_start(months[-1][1]) + JST_OFFSET) // DAY_SECONDS
+        found: dict[str, tuple[Any, ...]] = {}
+        meter_id = self._lookup(meter)
+        if meter_id is not None:
+            for selected in self._select(_SQL_MONTHS, (meter_id, low, high)):
+                found[str(selected[0])] = selected
+        out: list[MonthSummary] = []
+        for start, following in months:
+            days = (following - start).days
+            if (row := found.get(start.strftime("%Y-%m"))) is None:
+                out.append(MonthSummary(meter, start, None, None, 0, 0, SLOTS_PER_DAY * days, 0))
+                continue
+            _, imp, exp, imp_n, exp_n, complete = row
+            out.append(
+                MonthSummary(
+                    meter, start, imp, exp, int(imp_n), int(exp_n), SLOTS_PER_DAY * days, complete
+                )
             )
-            for month, days in sorted(by_month.items())
-        ]
+        return out
 
     @contextmanager
     def _read(self) -> Iterator[None]:
@@ -965,6 +973,12 @@ _SQL_PRESENT: Final = (
 _SQL_DAYS: Final = (
     "SELECT day, import_use_e4, export_use_e4, import_n, export_n, bounds FROM slot_days "
     "WHERE meter_id = ? AND day >= ? AND day < ?"
+)
+# A JST day index × 86400 read as UTC is that JST calendar day: its month is the JST month.
+_SQL_MONTHS: Final = (
+    "SELECT strftime('%Y-%m', day * 86400, 'unixepoch') AS month, sum(import_use_e4), "
+    "sum(export_use_e4), sum(import_n), sum(export_n), sum(import_n = 48) FROM slot_days "
+    "WHERE meter_id = ? AND day >= ? AND day < ? GROUP BY month"
 )
 _SQL_PEAKS: Final = "SELECT day, max_w FROM power_day WHERE meter_id = ? AND day >= ? AND day < ?"
 _SQL_ROLLUP_DAY: Final = (
