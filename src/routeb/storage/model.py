@@ -109,7 +109,8 @@ def _tenths(value: Decimal | int | None, what: str) -> int | None:
     return tenths
 
 
-def _amperes(tenths: int | None) -> Decimal | None:
+def amperes_of_tenths(tenths: int | None) -> Decimal | None:
+    """0.1 A steps (as stored) → exact Decimal amperes (None stays None)."""
     return None if tenths is None else _EXACT.scaleb(Decimal(tenths), -1)
 
 
@@ -375,7 +376,7 @@ class InstantReading:
         _second(self, self.at)
         _int_or_none(self.power_w, "power_w", MIN_POWER_W, MAX_POWER_W)
         for name in ("current_r", "current_t"):
-            object.__setattr__(self, name, _amperes(_tenths(getattr(self, name), name)))
+            object.__setattr__(self, name, amperes_of_tenths(_tenths(getattr(self, name), name)))
 
     @property
     def current_r_da(self) -> int | None:

@@ -47,6 +47,7 @@ from routeb.storage.model import (
     Slot,
     SlotReading,
     WriteResult,
+    amperes_of_tenths,
     counter_e4,
     e4_to_kwh,
     epoch_or_none,
@@ -874,14 +875,17 @@ def _meter_record(row: tuple[Any, ...]) -> MeterRecord:
 
 
 def _instant(key: str, row: tuple[Any, ...]) -> InstantReading:
+    # Rows were validated when written: build the value without validating it again (the
+    # API reads thousands of them per request). Same values as InstantReading(...) gives.
     ts, power, r_da, t_da = row[:4]
-    return InstantReading(
-        key,
-        from_epoch(ts),
-        power,
-        None if r_da is None else Decimal(r_da).scaleb(-1),
-        None if t_da is None else Decimal(t_da).scaleb(-1),
-    )
+    reading = object.__new__(InstantReading)
+    set_field = object.__setattr__
+    set_field(reading, "meter", key)
+    set_field(reading, "at", from_epoch(ts))
+    set_field(reading, "power_w", power)
+    set_field(reading, "current_r", amperes_of_tenths(r_da))
+    set_field(reading, "current_t", amperes_of_tenths(t_da))
+    return reading
 
 
 def _cumulative(key: str, row: tuple[Any, ...]) -> CumulativeReading:
