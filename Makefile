@@ -31,8 +31,14 @@ unit: $(STAMP)
 fuzz: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow --timeout=3600
 
+# Every benchmark of docs/benchmarks.md, with the commands given there (about 45 minutes).
 bench: $(STAMP)
-	$(PY) bench/codec.py
+	$(PY) bench/codec.py --rounds 9 --seconds 0.5
+	$(PY) bench/connect.py --rounds 3 --time-scale 1.0
+	$(PY) bench/bridge.py --count 5000 --seconds 3 --window 32
+	$(PY) bench/ingest.py --homes 300 --hours 2
+	$(PY) bench/api.py
+	$(PY) bench/footprint.py --minutes 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
