@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit fuzz bench clean
+.PHONY: demo test servers lint typecheck unit fuzz bench clean
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	sh scripts/bootstrap-venv.sh $(VENV)
@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 demo: $(STAMP)
 	$(PY) -m routeb.demo
 
-test: $(STAMP) lint typecheck unit
+test: $(STAMP) servers lint typecheck unit
+
+servers:
+	sh scripts/test-servers.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -1,0 +1,22 @@
+#!/bin/sh
+# The real servers the tests start on loopback: Mosquitto (MQTT), PostgreSQL (fleet store) and
+# Chromium (dashboard, driven by Playwright). Install the missing ones with apt when we can
+# (root or sudo), else say how. Nothing is started here: the tests start their own instances.
+set -eu
+need=""
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$need mosquitto"
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
+    need="$need postgresql"
+[ -x /usr/bin/chromium ] || need="$need chromium"
+# A Japanese font, so that screenshots of the Japanese pages are legible.
+[ -d /usr/share/fonts/opentype/noto ] || need="$need fonts-noto-cjk"
+[ -z "$need" ] && exit 0
+echo "the tests need:$need — installing with apt" >&2
+if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
+elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
+else
+    echo "Please run as root: apt-get install$need   then make test again." >&2
+    exit 1
+fi
