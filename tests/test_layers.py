@@ -74,6 +74,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "storage": {"cli"},
     "collector": {"cli"},
     "bridge": {"cli"},
+    "fleet": {"cli", "driver", "transport", "serialio", "bridge", "collector"},
     "export": {"cli", "driver", "transport", "serialio"},
     "web": {"cli", "driver", "transport", "serialio"},
 }
