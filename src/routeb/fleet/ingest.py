@@ -22,7 +22,7 @@ import aiomqtt
 import psycopg
 
 from routeb.fleet.metrics import IngestMetrics, metrics_app
-from routeb.fleet.pg import DeadLetter, FleetSchemaError, Writer
+from routeb.fleet.pg import DeadLetter, FleetSchemaError, Writer, WriteStats
 from routeb.fleet.schema import (
     DEFAULT_BASE_TOPIC,
     SCHEMA_VERSION,
@@ -77,6 +77,7 @@ class IngestWorker:
         self.client_id = options.client_id or f"routeb-ingest-{socket.gethostname()}"
         self.writer = Writer(options.dsn, ahead_days=options.ahead_days)
         self.subscribed = asyncio.Event()
+        self._writing = asyncio.Lock()
         self._last_partition_check = time.monotonic()
 
     async def run(self) -> None:
@@ -172,7 +173,7 @@ class IngestWorker:
             while True:
                 started = time.monotonic()
                 try:
-                    stats = await asyncio.to_thread(self.writer.write, batch.messages, batch.dead)
+                    stats = await self._write(batch)
                 except (psycopg.Error, FleetSchemaError, OSError) as exc:
                     # Nothing was committed and nothing acknowledged: try again, never drop.
                     self.metrics.failed_batches += 1
@@ -195,6 +196,21 @@ class IngestWorker:
             if time.monotonic() - self._last_partition_check > _PARTITION_CHECK:
                 self._last_partition_check = time.monotonic()
                 await asyncio.to_thread(self.writer.keep_ahead)
+
+    async def _write(self, batch: _Batch) -> WriteStats:
+        """One batch in the writer's thread. Cancelled (the broker went away), it still waits
+        for the thread: a second batch on the same connection while the first is mid-COPY
+        would share its transaction and staging tables, and acknowledge rows never stored."""
+        async with self._writing:
+            running = asyncio.ensure_future(
+                asyncio.to_thread(self.writer.write, batch.messages, batch.dead)
+            )
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await running
+                raise
 
     def _observe_latency(self, messages: Sequence[FleetMessage], now: float) -> None:
         latest: float | None = None
