@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -156,6 +157,7 @@ async def test_run_publishes_its_outbox_through_a_wan_outage(dsn: str, tmp_path:
         await wan.close()
         await emulator.close()
         broker.stop()
+        shutil.rmtree(broker.store, ignore_errors=True)
     log = (tmp_path / "daemon.log").read_text()
     assert DEFAULT_PASSWORD not in log
     assert DEFAULT_ID not in log
