@@ -14,6 +14,7 @@ import getpass
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ __all__ = [
     "load_settings",
     "run",
     "setup_logging",
+    "until_signalled",
 ]
 
 EXIT_OTHER: Final = 1
@@ -299,3 +301,13 @@ def run(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
 def interactive() -> bool:
     """True when stdout is a terminal (progress and colours make sense)."""
     return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+async def until_signalled() -> None:
+    """Return at SIGINT or SIGTERM (the foreground commands that serve until stopped)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -8,17 +8,21 @@ until SIGINT/SIGTERM, with a status line on stderr every minute (docs/bridge.md)
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
-import signal
 import sys
 from typing import Any
 
 from routeb.bridge.cache import Freshness
 from routeb.bridge.core import BridgeSettings, bridge_identification, parse_networks
 from routeb.bridge.service import BridgeService
-from routeb.cli._common import add_connection_args, connect, load_settings, run, setup_logging
+from routeb.cli._common import (
+    add_connection_args,
+    connect,
+    load_settings,
+    run,
+    setup_logging,
+    until_signalled,
+)
 from routeb.config import BridgeConfig
 from routeb.errors import ConfigError
 from routeb.transport.lan import ECHONET_PORT
@@ -160,13 +164,8 @@ async def _bridge(args: argparse.Namespace) -> int:
             "identification": service.bridge.identification.hex(),
         }
         print(json.dumps(ready), flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         try:
-            await stop.wait()
+            await until_signalled()
         finally:
             _status(service.bridge.status_line())
             await service.close()

@@ -9,17 +9,14 @@ on ADDRESS:3610 and the line gains ``"udp": "ADDRESS"`` (docs/bridge.md).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
-import signal
 import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from routeb.cli._common import run, setup_logging
+from routeb.cli._common import run, setup_logging, until_signalled
 from routeb.config import validate_password, validate_rbid
 from routeb.emulator.app import (
     DEFAULT_ID,
@@ -120,13 +117,8 @@ async def _emulate(args: argparse.Namespace) -> int:
     emulator = Emulator(options)
     ready = await emulator.start()
     print(json.dumps(ready), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         await emulator.close()
     print("routeb emulate: stopped", file=sys.stderr)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Final
+from typing import Any, Final
 
 import psycopg
 
@@ -256,6 +256,31 @@ _UPSERT_METERS: Final = (
 )
 
 
+# kind (FleetMessage attribute), staging table, then the INSERT whose row count is "inserted"
+# and any statement that follows it.
+_KINDS: Final = (
+    ("instant", "stage_instant", (_INSERT_INSTANT, _UPSERT_METERS)),
+    ("cumulative", "stage_cumulative", (_INSERT_CUMULATIVE,)),
+    ("slots", "stage_slots", (_INSERT_SLOTS,)),
+)
+
+
+def _copy_rows(
+    cur: psycopg.Cursor[Any], stage: str, messages: Sequence[FleetMessage], kind: str
+) -> int:
+    """COPY the ``kind`` rows of every message into ``stage``; how many rows went in."""
+    with_rows = [(m.site, m.meter, getattr(m, kind)) for m in messages if getattr(m, kind)]
+    if not with_rows:
+        return 0
+    count = 0
+    with cur.copy(f"COPY {stage} FROM STDIN") as copy:  # our own table names
+        for site, meter, rows in with_rows:
+            for row in rows:
+                copy.write_row((site, meter, *row))
+            count += len(rows)
+    return count
+
+
 class Writer:
     """Writes batches through one connection (use from one thread at a time)."""
 
@@ -304,37 +329,15 @@ class Writer:
         stats = WriteStats(dead=len(dead))
         self.partitions.for_messages(conn, messages)
         with conn.transaction(), conn.cursor() as cur:
-            instant = [m for m in messages if m.instant]
-            if instant:
-                with cur.copy("COPY stage_instant FROM STDIN") as copy:
-                    for m in instant:
-                        site, meter = m.site, m.meter
-                        for row in m.instant:
-                            copy.write_row((site, meter, *row))
-                        stats.received += len(m.instant)
-                cur.execute(_INSERT_INSTANT)
+            for kind, stage, statements in _KINDS:
+                received = _copy_rows(cur, stage, messages, kind)
+                if not received:
+                    continue
+                stats.received += received
+                cur.execute(statements[0])
                 stats.inserted += max(cur.rowcount, 0)
-                cur.execute(_UPSERT_METERS)
-            cumulative = [m for m in messages if m.cumulative]
-            if cumulative:
-                with cur.copy("COPY stage_cumulative FROM STDIN") as copy:
-                    for m in cumulative:
-                        site, meter = m.site, m.meter
-                        for crow in m.cumulative:
-                            copy.write_row((site, meter, *crow))
-                        stats.received += len(m.cumulative)
-                cur.execute(_INSERT_CUMULATIVE)
-                stats.inserted += max(cur.rowcount, 0)
-            slots = [m for m in messages if m.slots]
-            if slots:
-                with cur.copy("COPY stage_slots FROM STDIN") as copy:
-                    for m in slots:
-                        site, meter = m.site, m.meter
-                        for srow in m.slots:
-                            copy.write_row((site, meter, *srow))
-                        stats.received += len(m.slots)
-                cur.execute(_INSERT_SLOTS)
-                stats.inserted += max(cur.rowcount, 0)
+                for statement in statements[1:]:
+                    cur.execute(statement)
             if dead:
                 with cur.copy("COPY fleet_dead_letters (topic, reason, payload) FROM STDIN") as c:
                     for letter in dead:

@@ -303,6 +303,10 @@ class contextlib_all:
         for client in reversed(self._entered):
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.__aexit__(None, None, None)
+            # Retrieve a lost connection's error, or asyncio reports it when collected.
+            lost = client._disconnected  # aiomqtt keeps it private
+            if lost.done() and not lost.cancelled():
+                lost.exception()
 
 
 async def main(homes: int, url: str | None, seed: int = 1, speed: float = 1.0) -> int:
