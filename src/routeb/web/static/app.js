@@ -334,6 +334,8 @@
       series: [{}, { label: t("series.power"), stroke: cssVar("--import"), width: 2, fill: cssVar("--import") + "22" }],
       axes: axes(),
       legend: { show: false },
+      // Always the hour up to the newest reading, however few readings there are yet.
+      scales: { x: { time: true, range: (u, min, max) => [max - 3600, max] } },
     }, data, 180);
   }
   async function loadNow() {
