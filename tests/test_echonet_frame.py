@@ -220,6 +220,8 @@ frames = st.one_of(
 def test_round_trip_frame(frame: Frame | Format2Frame) -> None:
     raw = encode_frame(frame)
     assert decode_frame(raw) == frame
+    assert decode_frame(bytearray(raw)) == frame
+    assert decode_frame(memoryview(raw)) == frame
     assert encode_frame(decode_frame(raw)) == raw
 
 

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from routeb.echonet import (
     EOJ,
     ESV,
-    Format2Frame,
     Frame,
     Property,
     decode_frame,
@@ -56,37 +55,6 @@ MAPS = {0x9D, 0x9E, 0x9F}
 
 eojs = st.builds(EOJ, st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
 props = st.builds(Property, st.integers(0, 255), st.binary(max_size=255))
-single_list_esvs = st.sampled_from([e for e in ESV if not e.is_setget])
-frames = st.one_of(
-    st.builds(
-        Frame,
-        st.integers(0, 0xFFFF),
-        eojs,
-        eojs,
-        single_list_esvs,
-        st.lists(props, min_size=1, max_size=12).map(tuple),
-    ),
-    st.builds(
-        Frame,
-        st.integers(0, 0xFFFF),
-        eojs,
-        eojs,
-        st.sampled_from([e for e in ESV if e.is_setget]),
-        st.lists(props, max_size=6).map(tuple),
-        st.lists(props, max_size=6).map(tuple),
-    ),
-    st.builds(Format2Frame, st.integers(0, 0xFFFF), st.binary(max_size=64)),
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(frames)
-def test_frame_decode_encode(frame: Frame | Format2Frame) -> None:
-    data = encode_frame(frame)
-    assert decode_frame(data) == frame
-    assert decode_frame(bytearray(data)) == frame
-    assert decode_frame(memoryview(data)) == frame
-    assert encode_frame(decode_frame(data)) == data
 
 
 @settings(max_examples=500, deadline=None)
