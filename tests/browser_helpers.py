@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from routeb.collector.live import LinkSnapshot, LiveHub, LiveState
 from routeb.echonet.energy import EnergyScale
 from routeb.storage import (
@@ -30,6 +32,24 @@ SCALE = EnergyScale(1, Decimal("0.1"))  # raw counts of 0.1 kWh (E1 code 0x01)
 SLOT = timedelta(minutes=30)
 ARTIFACTS = Path(os.environ.get("ROUTEB_TEST_ARTIFACTS", "artifacts")) / "browser"
 CHROMIUM = Path(os.environ.get("ROUTEB_CHROMIUM", "/usr/bin/chromium"))
+
+
+def skip_without_browser() -> None:
+    """Skip the calling test module without Playwright or Chromium (fail if required)."""
+    required = os.environ.get("ROUTEB_REQUIRE_BROWSER") == "1"
+    try:
+        import playwright.async_api  # noqa: F401, PLC0415
+    except ImportError:  # pragma: no cover - depends on the environment
+        if required:
+            raise
+        pytest.skip("playwright is not installed (pip install -e .[test])", allow_module_level=True)
+    if not CHROMIUM.exists():  # pragma: no cover - depends on the environment
+        if required:
+            raise RuntimeError(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True
+        )
+
 
 TARIFF_TOML = """
 name = "Test plan"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +45,22 @@ def dsn(postgres: Postgres) -> str:
     with psycopg.connect(url) as conn:
         pg.migrate(conn)
     return url
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Headless Debian Chromium through Playwright (modules call skip_without_browser first)."""
+    from playwright.async_api import async_playwright  # noqa: PLC0415 - browser tests only
+
+    from tests.browser_helpers import CHROMIUM  # noqa: PLC0415
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

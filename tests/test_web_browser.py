@@ -7,53 +7,26 @@ Without Chromium or Playwright the tests are skipped, unless ROUTEB_REQUIRE_BROW
 
 from __future__ import annotations
 
-import os
 import tomllib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from routeb.storage import JST, SlotSource
 from routeb.tariff import parse_tariff
 from tests.browser_helpers import (
     ARTIFACTS,
-    CHROMIUM,
     TARIFF_TOML,
     live_state,
     running_dashboard,
     seed,
+    skip_without_browser,
 )
 
-_REQUIRED = os.environ.get("ROUTEB_REQUIRE_BROWSER") == "1"
-try:
-    from playwright.async_api import Browser, Page, async_playwright, expect
-except ImportError:  # pragma: no cover - depends on the environment
-    if _REQUIRED:
-        raise
-    pytest.skip("playwright is not installed (pip install -e .[test])", allow_module_level=True)
-if not CHROMIUM.exists():  # pragma: no cover - depends on the environment
-    if _REQUIRED:
-        raise RuntimeError(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+skip_without_browser()
+from playwright.async_api import Browser, Page, expect  # noqa: E402
 
 IMPORT_RGB = (0x2F, 0x6F, 0xDF)  # --import in light mode (app.css)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-dev-shm-usage"],
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def _page(browser: Browser, base: str, **options: Any) -> tuple[Page, list[str]]:

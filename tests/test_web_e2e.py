@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -24,22 +23,11 @@ from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, Emulator
 from routeb.emulator.module import ModuleFaults
 from routeb.meter.client import ClientSettings
 from routeb.storage import AsyncStore
-from tests.browser_helpers import running_dashboard
+from tests.browser_helpers import ARTIFACTS, running_dashboard, skip_without_browser
 
-_REQUIRED = os.environ.get("ROUTEB_REQUIRE_BROWSER") == "1"
-try:
-    from playwright.async_api import async_playwright, expect
-except ImportError:  # pragma: no cover
-    if _REQUIRED:
-        raise
-    pytest.skip("playwright is not installed", allow_module_level=True)
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():  # pragma: no cover
-    if _REQUIRED:
-        pytest.fail(f"no Chromium at {CHROMIUM}")
-    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+skip_without_browser()
+from playwright.async_api import Browser, expect  # noqa: E402
 
-ARTIFACTS = Path(os.environ.get("ROUTEB_ARTIFACTS", "artifacts")) / "browser"
 pytestmark = pytest.mark.timeout(150)
 
 
@@ -83,41 +71,36 @@ def _watts(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-async def test_now_page_follows_the_emulated_meter_then_goes_stale(tmp_path: Path) -> None:
+async def test_now_page_follows_the_emulated_meter_then_goes_stale(
+    browser: Browser, tmp_path: Path
+) -> None:
     async with (
         _recording(tmp_path) as (emulator, hub, db),
         running_dashboard(db, hub=hub, stale_after_s=8.0, meter="m1") as dash,
-        async_playwright() as playwright,
     ):
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
-        )
-        try:
-            page = await browser.new_page(locale="en-US", timezone_id="Asia/Tokyo")
-            await page.goto(dash.base + "/")
-            power = page.get_by_test_id("power")
-            await expect(power).to_have_text(re.compile(r"^-?[\d,]+$"), timeout=60_000)
-            first = _watts(await power.inner_text())
-            # The value is the household's power at the meter's clock (within the last poll).
-            now = emulator.clock.now()
-            household = emulator.meter.household
-            recent = {household.power_at(now - timedelta(seconds=s)) for s in range(1800)}
-            assert first in recent
-            # The load changes; the page follows without a reload.
-            for _ in range(60):
-                await asyncio.sleep(0.5)
-                text = await power.inner_text()
-                if text.replace(",", "").lstrip("-").isdigit() and _watts(text) != first:
-                    break
-            else:
-                pytest.fail(f"the Now page kept showing {first} W")
-            await expect(page.locator("#stale-banner")).to_be_hidden()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / "e2e-now-live.png"), full_page=True)
-            # The meter stops answering: the page says so instead of showing an old value.
-            emulator.module.faults = ModuleFaults(drop=1.0)
-            await expect(page.locator("#stale-banner")).to_be_visible(timeout=30_000)
-            await expect(power).to_have_text("unavailable")
-            await page.screenshot(path=str(ARTIFACTS / "e2e-now-stale.png"), full_page=True)
-        finally:
-            await browser.close()
+        page = await browser.new_page(locale="en-US", timezone_id="Asia/Tokyo")
+        await page.goto(dash.base + "/")
+        power = page.get_by_test_id("power")
+        await expect(power).to_have_text(re.compile(r"^-?[\d,]+$"), timeout=60_000)
+        first = _watts(await power.inner_text())
+        # The value is the household's power at the meter's clock (within the last poll).
+        now = emulator.clock.now()
+        household = emulator.meter.household
+        recent = {household.power_at(now - timedelta(seconds=s)) for s in range(1800)}
+        assert first in recent
+        # The load changes; the page follows without a reload.
+        for _ in range(60):
+            await asyncio.sleep(0.5)
+            text = await power.inner_text()
+            if text.replace(",", "").lstrip("-").isdigit() and _watts(text) != first:
+                break
+        else:
+            pytest.fail(f"the Now page kept showing {first} W")
+        await expect(page.locator("#stale-banner")).to_be_hidden()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "e2e-now-live.png"), full_page=True)
+        # The meter stops answering: the page says so instead of showing an old value.
+        emulator.module.faults = ModuleFaults(drop=1.0)
+        await expect(page.locator("#stale-banner")).to_be_visible(timeout=30_000)
+        await expect(power).to_have_text("unavailable")
+        await page.screenshot(path=str(ARTIFACTS / "e2e-now-stale.png"), full_page=True)
