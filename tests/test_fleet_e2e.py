@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,8 @@ import aiomqtt
 import psycopg
 import pytest
 
+from routeb.fleet import pg
+from routeb.fleet.schema import FleetMessage
 from routeb.fleet.settings import FleetSettings
 from routeb.fleet.simulator import FleetSimulator, run_fleet
 from tests.servers.mosquitto import Broker
@@ -205,3 +208,51 @@ async def test_malformed_messages_become_dead_letters(dsn: str, broker: Broker) 
         assert worker.poll() is None  # still running
     finally:
         _stop(worker)
+
+
+def test_fleet_queries_from_the_cli(dsn: str) -> None:
+    # 2026-06-01 JST: site a has all 48 boundaries, site b misses two; 0.25 kWh per slot.
+    midnight = 1780239600  # 2026-06-01 00:00 JST (2026-05-31 15:00 UTC)
+    messages = []
+    for site, skip in (("a", set()), ("b", {10, 11})):
+        message = FleetMessage(site, f"meter-{site}")
+        message.slots = [
+            (midnight + 1800 * i, 1000 + 25 * i, 0, 1, 2, 6, 2500, 0, i + 1)
+            for i in range(48)
+            if i not in skip
+        ]
+        message.instant = [(midnight + 3600, 400 if site == "a" else 700, 30, None)]
+        messages.append(message)
+    writer = pg.Writer(dsn)
+    try:
+        writer.write(messages)
+    finally:
+        writer.close()
+
+    def fleet(*argv: str) -> list[dict[str, object]]:
+        result = subprocess.run(
+            [sys.executable, "-m", "routeb", "fleet", "--db", dsn, "--json", *argv],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")},
+        )
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    latest = fleet("latest")
+    assert [(r["site"], r["power_w"]) for r in latest] == [("a", 400), ("b", 700)]
+    days = fleet("completeness", "--from", "2026-06-01", "--to", "2026-06-01")
+    assert [(r["site"], r["present"], r["missing"]) for r in days] == [("a", 48, 0), ("b", 46, 2)]
+    assert [
+        r["site"]
+        for r in fleet("completeness", "--from", "2026-06-01", "--to", "2026-06-01", "--incomplete")
+    ] == ["b"]
+    totals = fleet("totals", "--from", "2026-06-01", "--to", "2026-06-01")
+    assert len(totals) == 48
+    assert totals[0] == {
+        "at": "2026-06-01T00:00:00+09:00",
+        "meters": 2,
+        "import_kwh": "0.5000",
+        "export_kwh": "0.0000",
+    }
+    assert totals[10]["meters"] == 1
