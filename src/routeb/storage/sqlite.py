@@ -775,7 +775,7 @@ class SqliteStore:
         found: dict[str, tuple[Any, ...]] = {}
         meter_id = self._lookup(meter)
         if meter_id is not None:
-            for selected in self._select(_SQL_MONTHS, (meter_id, low, high)):
+            for selected in self._select(_SQL_MONTHS, (SLOTS_PER_DAY, meter_id, low, high)):
                 found[str(selected[0])] = selected
         out: list[MonthSummary] = []
         for start, following in months:
@@ -981,7 +981,7 @@ _SQL_DAYS: Final = (
 # A JST day index × 86400 read as UTC is that JST calendar day: its month is the JST month.
 _SQL_MONTHS: Final = (
     "SELECT strftime('%Y-%m', day * 86400, 'unixepoch') AS month, sum(import_use_e4), "
-    "sum(export_use_e4), sum(import_n), sum(export_n), sum(import_n = 48) FROM slot_days "
+    "sum(export_use_e4), sum(import_n), sum(export_n), sum(import_n = ?) FROM slot_days "
     "WHERE meter_id = ? AND day >= ? AND day < ? GROUP BY month"
 )
 _SQL_PEAKS: Final = "SELECT day, max_w FROM power_day WHERE meter_id = ? AND day >= ? AND day < ?"
