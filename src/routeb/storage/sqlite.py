@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 from urllib.parse import quote
 
 from routeb.errors import UsageError
+from routeb.storage import jsonviews
 from routeb.storage.errors import StorageError
 from routeb.storage.model import (
     Change,
@@ -707,6 +708,47 @@ class SqliteStore:
     def events(self, meter: str | None, start: datetime, end: datetime) -> list[LinkEvent]:
         """Link events in [start, end)."""
         return list(self.iter_events(meter, start, end))
+
+    # --- JSON views (storage/jsonviews.py) ----------------------------------------------------
+
+    def _json_array(self, sql: str, params: tuple[object, ...]) -> str:
+        with self._errors():
+            rows = self._conn.execute(sql, params).fetchall()
+        return "[" + ",".join([row[0] for row in rows]) + "]"
+
+    def instant_json(self, meter: str, start: datetime, end: datetime) -> str:
+        """``meter``'s raw readings in [start, end) as a JSON array, written by SQLite."""
+        low, high = self._range(start, end)
+        meter_id = self._lookup(meter)
+        if meter_id is None:
+            return "[]"
+        return self._json_array(jsonviews.INSTANT, (meter_id, low, high))
+
+    def power_json(self, meter: str, start: datetime, end: datetime, resolution: Resolution) -> str:
+        """``meter``'s power aggregates in [start, end) as a JSON array, written by SQLite."""
+        if resolution not in jsonviews.POWER:
+            raise UsageError(f"resolution is minute or halfhour, got {resolution!r}")
+        low, high = self._range(start, end)
+        meter_id = self._lookup(meter)
+        if meter_id is None:
+            return "[]"
+        return self._json_array(jsonviews.POWER[resolution], (meter_id, low, high))
+
+    def days_json(
+        self, meter: str, first_day: date, last_day: date
+    ) -> tuple[str, int | None, int | None]:
+        """One JSON object per JST day in [first_day, last_day] (as :meth:`day_summaries`), and
+        the energy bought and sold over those days in 0.0001 kWh (None: none known)."""
+        if last_day < first_day:
+            return "[]", None, None
+        first, last = (first_day - _EPOCH_DAY).days, (last_day - _EPOCH_DAY).days
+        meter_id = self._lookup(meter)
+        with self._read():
+            days = self._json_array(jsonviews.DAYS, (first, last, meter_id, meter_id))
+            with self._errors():
+                totals = self._conn.execute(jsonviews.DAY_TOTALS, (meter_id, first, last))
+                imp, exp = totals.fetchone()
+        return days, imp, exp
 
     # --- gaps and summaries ------------------------------------------------------------------
 

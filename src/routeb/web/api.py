@@ -22,15 +22,15 @@ from routeb.collector.live import LiveHub, LiveState
 from routeb.errors import UsageError
 from routeb.storage import (
     JST,
-    DaySummary,
     MeterRecord,
     MonthSummary,
     Slot,
     SqliteStore,
     StorageError,
 )
-from routeb.storage.model import scale_of
-from routeb.web.jsonout import dumps, iso, json_response, state_json
+from routeb.storage.model import e4_to_kwh, scale_of
+from routeb.storage.sqlite import Resolution
+from routeb.web.jsonout import Fragment, dumps, iso, json_response, state_json
 from routeb.web.query import (
     DAY,
     BadRequest,
@@ -171,19 +171,6 @@ def _slot_json(at: datetime, slot: Slot | None) -> dict[str, object]:
     }
 
 
-def _day_json(summary: DaySummary) -> dict[str, object]:
-    return {
-        "date": iso(summary.day),
-        "import_kwh": summary.import_kwh,
-        "export_kwh": summary.export_kwh,
-        "import_slots": summary.import_slots,
-        "export_slots": summary.export_slots,
-        "expected_slots": summary.expected_slots,
-        "complete": summary.complete,
-        "peak_w": summary.peak_w,
-    }
-
-
 def _month_json(summary: MonthSummary) -> dict[str, object]:
     return {
         "month": summary.month.strftime("%Y-%m"),
@@ -302,33 +289,12 @@ async def readings(request: web.Request) -> web.Response:
             "to": iso(span.end),
             "resolution": resolution,
         }
+        # Thousands of rows: SQLite writes their JSON (storage/jsonviews.py).
         if resolution == "raw":
-            body["readings"] = [
-                {
-                    "time": iso(r.at),
-                    "power_w": r.power_w,
-                    "current_r_a": r.current_r,
-                    "current_t_a": r.current_t,
-                }
-                for r in store.iter_instant(meter, span.start, span.end)
-            ]
+            body["readings"] = Fragment(store.instant_json(meter, span.start, span.end))
         else:
-            body["readings"] = [
-                {
-                    "start": iso(p.at),
-                    "seconds": p.seconds,
-                    "samples": p.samples,
-                    "min_w": p.min_w,
-                    "avg_w": p.avg_w,
-                    "max_w": p.max_w,
-                }
-                for p in store.iter_power(
-                    meter,
-                    span.start,
-                    span.end,
-                    "minute" if resolution == "minute" else "halfhour",
-                )
-            ]
+            width: Resolution = "minute" if resolution == "minute" else "halfhour"
+            body["readings"] = Fragment(store.power_json(meter, span.start, span.end, width))
         return body
 
     return json_response(await _in_store(ctx, work))
@@ -386,14 +352,14 @@ async def daily(request: web.Request) -> web.Response:
 
     def work(store: SqliteStore) -> dict[str, object]:
         meter = _resolve(store, ctx, wanted)
-        days = store.day_summaries(meter, span.first, span.last)
+        days, imp, exp = store.days_json(meter, span.first, span.last)
         return {
             "meter": meter,
             "from": iso(span.first),
             "to": iso(span.last),
-            "import_kwh": _sum([d.import_kwh for d in days]),
-            "export_kwh": _sum([d.export_kwh for d in days]),
-            "days": [_day_json(d) for d in days],
+            "import_kwh": e4_to_kwh(imp),
+            "export_kwh": e4_to_kwh(exp),
+            "days": Fragment(days),
         }
 
     return json_response(await _in_store(ctx, work))

@@ -20,7 +20,7 @@ from aiohttp import web
 from routeb.collector.live import LinkSnapshot, LiveState
 from routeb.storage import JST
 
-__all__ = ["dumps", "iso", "json_response", "link_json", "state_json"]
+__all__ = ["Fragment", "dumps", "iso", "json_response", "link_json", "state_json"]
 
 JSON_TYPE: Final = "application/json"
 _JST_OFFSET: Final = timedelta(hours=9)
@@ -39,9 +39,18 @@ def iso(value: datetime | date | None) -> str | None:
     return value.isoformat()
 
 
+class Fragment:
+    """JSON text that is already written (e.g. by SQLite, storage/jsonviews.py), embedded as is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 def _plain(obj: object) -> object:
     """A JSON-ready form: Decimals kept, datetimes as ISO text, dataclasses as dicts."""
-    if obj is None or isinstance(obj, bool | int | float | str | Decimal):
+    if obj is None or isinstance(obj, bool | int | float | str | Decimal | Fragment):
         return obj
     if isinstance(obj, datetime | date):
         return iso(obj)
@@ -61,6 +70,8 @@ def _write(obj: object, out: list[str]) -> None:
         out.append(json.dumps(obj) if math.isfinite(obj) else "null")
     elif isinstance(obj, Decimal):
         out.append(format(obj, "f") if obj.is_finite() else "null")
+    elif isinstance(obj, Fragment):
+        out.append(obj.text)
     elif isinstance(obj, Mapping):
         out.append("{")
         for index, (key, value) in enumerate(obj.items()):
@@ -91,8 +102,12 @@ _CLOSE: Final = '\\u0000"'
 class _Marker:
     def __init__(self) -> None:
         self.count = 0
+        self.fragments: list[str] = []
 
     def default(self, obj: object) -> object:
+        if isinstance(obj, Fragment):
+            self.fragments.append(obj.text)
+            return f"\x00F{len(self.fragments) - 1}\x00"
         if isinstance(obj, Decimal):
             self.count += 1
             return "\x00D" + (format(obj, "f") if obj.is_finite() else "null") + "\x00"
@@ -117,7 +132,14 @@ def dumps(obj: object) -> str:
     except (TypeError, ValueError):  # non-string keys, non-finite floats: write it by hand
         text = None
     if text is not None and text.count(_OPEN) == text.count(_CLOSE) == marker.count:
-        return text.replace(_OPEN, "").replace(_CLOSE, "")
+        text = text.replace(_OPEN, "").replace(_CLOSE, "")
+        for index, fragment in enumerate(marker.fragments):
+            mark = f'"\\u0000F{index}\\u0000"'
+            if text.count(mark) != 1:
+                break
+            text = text.replace(mark, fragment)
+        else:
+            return text
     out: list[str] = []
     _write(_plain(obj), out)
     return "".join(out)
