@@ -78,6 +78,7 @@ class Postgres:
             os.chown(self.directory, entry.pw_uid, entry.pw_gid)
             os.chown(self.socket_dir, entry.pw_uid, entry.pw_gid)
         self.port = free_port()
+        self.log = self.directory / "postgres.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._run([_binary("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
                    "-E", "UTF8", "--no-sync", "--locale=C"])  # fmt: skip
@@ -96,6 +97,7 @@ class Postgres:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
 
     def start(self) -> None:
+        log = self.log.open("ab")
         self.process = subprocess.Popen(
             self._command(
                 [
@@ -121,8 +123,11 @@ class Postgres:
                 ]
             ),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # A file, never an undrained pipe: a full pipe blocks every backend that logs
+            # (e.g. an ERROR per duplicate-key COPY that the ingest writer falls back from).
+            stderr=log,
         )
+        log.close()  # the server holds its own descriptor
         import psycopg  # noqa: PLC0415
 
         deadline = time.monotonic() + 30
@@ -132,7 +137,7 @@ class Postgres:
                     return
             except psycopg.OperationalError:
                 if self.process.poll() is not None:
-                    err = self.process.stderr.read().decode() if self.process.stderr else ""
+                    err = self.log.read_text(errors="replace")
                     pytest.fail(f"postgres exited: {err[-2000:]}")
                 time.sleep(0.1)
         pytest.fail("postgres did not start")
@@ -147,15 +152,12 @@ class Postgres:
         return self.dsn(name)
 
     def stop(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.terminate()  # smart shutdown
-                try:
-                    self.process.wait(15)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait(5)
-            if self.process.stderr is not None:
-                self.process.stderr.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # smart shutdown
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
         self.process = None
         shutil.rmtree(self.directory, ignore_errors=True)
