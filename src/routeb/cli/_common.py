@@ -17,15 +17,15 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from routeb._redact import Secret, redact_line
-from routeb.collector.links import WiSunLink, open_lan_link, open_wisun
+from routeb.collector.daemon import MeterLink
+from routeb.collector.links import open_lan_link, open_wisun
 from routeb.config import Config, load_config, validate_password, validate_rbid, with_overrides
-from routeb.driver.session import BRouteSession, ScanProgress, SessionSettings, SessionStats
-from routeb.driver.states import SessionState
+from routeb.driver.session import ScanProgress, SessionSettings
 from routeb.errors import (
     AuthenticationError,
     ConfigError,
@@ -206,14 +206,6 @@ def is_lan_device(device: str | None) -> bool:
     return device is not None and device.startswith("udp://")
 
 
-@dataclass(slots=True)
-class _LanSession:
-    """What the commands read of a session, for a LAN meter: always ready, no radio stats."""
-
-    state: SessionState = SessionState.READY
-    stats: SessionStats = field(default_factory=SessionStats)
-
-
 @contextlib.asynccontextmanager
 async def connect(
     settings: Settings,
@@ -223,11 +215,12 @@ async def connect(
     session_settings: SessionSettings | None = None,
     on_scan_progress: Callable[[ScanProgress], None] | None = None,
     start_reader: bool = True,
-) -> AsyncIterator[WiSunLink]:
+) -> AsyncIterator[MeterLink]:
     """Connect (cache first), start the client and the AIF start-up; SKTERM on exit.
 
     ``udp://ADDRESS`` reaches a meter behind a LAN bridge with the same client (pacing,
-    adaptive batching) and reader; its session is a stand-in that is always ready.
+    adaptive batching) and reader. Either way the commands see a :class:`MeterLink`: the
+    client, the reader and the link's counters (``link_snapshot()``).
     """
     polling = settings.config.polling
     client_settings = ClientSettings(
@@ -240,8 +233,7 @@ async def connect(
         async with open_lan_link(
             settings.device, client_settings=client_settings, start_reader=start_reader
         ) as lan:
-            session = cast(BRouteSession, _LanSession())
-            yield WiSunLink(session, lan.client, lan.reader)
+            yield lan
         return
     async with open_wisun(
         settings.device,
@@ -262,7 +254,7 @@ async def connect(
         yield link
 
 
-Connection = WiSunLink
+Connection = MeterLink
 
 
 def exit_code(exc: BaseException) -> int:

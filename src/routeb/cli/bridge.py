@@ -23,6 +23,7 @@ from routeb.cli._common import (
     setup_logging,
     until_signalled,
 )
+from routeb.collector.links import WiSunLink
 from routeb.config import BridgeConfig
 from routeb.errors import ConfigError
 from routeb.transport.lan import ECHONET_PORT
@@ -144,8 +145,8 @@ async def _bridge(args: argparse.Namespace) -> int:
     async with connect(
         settings, retry_auth=args.retry_auth, show_identifiers=args.show_identifiers
     ) as link:
-        cached = getattr(link.session, "meter", None)
-        seed = getattr(cached, "mac", None) or settings.device
+        meter = link.session.meter if isinstance(link, WiSunLink) else None
+        seed = (meter.mac if meter is not None else None) or settings.device
         service = BridgeService(
             link.client,
             link.reader.info,
@@ -153,7 +154,7 @@ async def _bridge(args: argparse.Namespace) -> int:
             bridge_config,
             listen=config.listen if args.listen is None else args.listen,
             interface=args.interface or config.interface,
-            link_state=lambda: link.session.state.value,
+            link_state=lambda: link.link_snapshot().state,
             status_interval=interval or None,
             status=_status,
         )

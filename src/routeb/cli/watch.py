@@ -76,7 +76,7 @@ def _fmt(value: object, unit: str) -> str:
 
 
 def _render(view: _View, conn: Connection) -> Group:
-    session = conn.session
+    snapshot = conn.link_snapshot()
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
@@ -97,11 +97,11 @@ def _render(view: _View, conn: Connection) -> Group:
     link = Table.grid(padding=(0, 2))
     link.add_column(style="bold")
     link.add_column()
-    lqi = session.stats.last_lqi
+    lqi = snapshot.lqi
     quality = "—" if lqi is None else f"LQI {lqi} ({lqi_to_rssi(lqi):.0f} dBm)"
-    link.add_row("link", f"{session.state.value}, {quality}")
-    rejoins = sum(session.stats.rejoins.values())
-    steps = dict(session.stats.recovery.steps)
+    link.add_row("link", f"{snapshot.state}, {quality}")
+    rejoins = sum(snapshot.rejoins.values())
+    steps = snapshot.recovery_steps
     link.add_row("reconnects", f"{rejoins} rejoin(s), recovery {steps or 'none'}")
     if view.error:
         link.add_row("problem", Text(view.error, style="yellow"))
@@ -187,6 +187,7 @@ async def _listen(conn: Connection, view: _View) -> None:
 
 def _json_line(view: _View, conn: Connection) -> str:
     currents = view.currents
+    snapshot = conn.link_snapshot()
     return json.dumps(
         {
             "power_w": view.power,
@@ -196,9 +197,9 @@ def _json_line(view: _View, conn: Connection) -> str:
             "energy_export_kwh": None if view.energy_export is None else str(view.energy_export),
             "today_kwh": None if view.today is None else str(view.today),
             "last_30min_kwh": None if view.last_slot is None else str(view.last_slot),
-            "link": conn.session.state.value,
-            "lqi": conn.session.stats.last_lqi,
-            "rejoins": sum(conn.session.stats.rejoins.values()),
+            "link": snapshot.state,
+            "lqi": snapshot.lqi,
+            "rejoins": sum(snapshot.rejoins.values()),
             "error": view.error,
         }
     )
