@@ -144,9 +144,18 @@ async def test_a_day_with_an_outage_ends_complete_and_true(tmp_path: Path) -> No
         await _until(complete, 90, "every slot after the outage")
         slots = _slots(db)
         assert len(slots) > 20
-        for at, raw in slots.items():
-            if raw is not None:
-                assert raw == emulator.meter.truth_counter(at), at
+        wrong = {
+            at: (raw, emulator.meter.truth_counter(at))
+            for at, raw in slots.items()
+            if raw is not None and raw != emulator.meter.truth_counter(at)
+        }
+        if wrong:
+            with SqliteStore(db, read_only=True) as store:
+                detail = [
+                    (utc_to_jst(s.at), s.import_raw, s.import_source, s.conflicts)
+                    for s in store.slots(METER, jst_to_utc(min(wrong)), jst_to_utc(max(wrong)))
+                ]
+            pytest.fail(f"stored ≠ truth: {wrong}; rows: {detail}; now {emulator.clock.now()}")
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0
     finally:

@@ -108,10 +108,12 @@ async def test_connect_and_read_every_property(emulator: Emulator, tmp_path: Pat
 
 async def test_history_day_equals_the_meters_truth(emulator: Emulator, tmp_path: Path) -> None:
     async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
-        normal, reverse = await link.reader.history_day(1, reverse=True)
+        dated = await link.reader.history_day(1, reverse=True)
+        normal, reverse = dated.normal, dated.reverse
         assert isinstance(normal, DailyHistory)
         assert reverse is not None
         day = emulator.clock.now().date() - timedelta(days=1)
+        assert dated.day == day  # dated by the meter's own 0x98, read in the same Get
         truth = emulator.meter.household.slot_counters(
             day, Direction.NORMAL, now=emulator.clock.now(), unit=emulator.meter.profile.unit_kwh
         )
@@ -271,7 +273,7 @@ async def test_over_a_memory_link_that_splits_and_delays_bytes(tmp_path: Path) -
         ) as link:
             readings = await link.reader.read([0xE7, 0xE8, 0xE0])
             assert all(r.available for r in readings.values())
-            normal, _ = await link.reader.history_day(0)
+            normal = (await link.reader.history_day(0)).normal
             assert len(normal.raw) == 48
     finally:
         pumping.cancel()

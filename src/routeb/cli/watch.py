@@ -114,7 +114,7 @@ def _usage_kwh(conn: Connection, earlier: int, later: int) -> Decimal | None:
 
 
 async def _load_today(conn: Connection, view: _View) -> None:
-    normal, _ = await conn.reader.history_day(0)
+    normal = (await conn.reader.history_day(0)).normal
     view.midnight_raw = normal.raw[0] if normal.raw else None
     filled = [(i, raw) for i, raw in enumerate(normal.raw) if raw is not None]
     if len(filled) >= 2 and filled[-1][0] == filled[-2][0] + 1:

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Final, Protocol
 
-from routeb.collector.backfill import HistoryDay, HistoryPairs, plan_backfill
+from routeb.collector.backfill import MAX_DAYS_BACK, HistoryDay, HistoryPairs, plan_backfill
 from routeb.collector.gate import PriorityGate
 from routeb.collector.live import LinkSnapshot, LiveHub, LiveState
 from routeb.echonet.energy import CumulativeEnergy, EnergyScale, usage_between
@@ -171,6 +171,7 @@ class Collector:
         self.latched: str | None = None
         self.backfill_done = asyncio.Event()
         self._history_floor: date | None = None  # the meter has no history before this day
+        self._meter_day_offset = timedelta(0)  # the meter's date minus ours, as last seen
         self._backfill_kick = asyncio.Event()
         hub.publish(self.state)
 
@@ -450,12 +451,14 @@ class Collector:
                 continue  # before the meter's first data: nothing to ask for
             async with self._gate.background():
                 values = await self._fetch(link, request, info)
-            if isinstance(request, HistoryDay) and not any(
-                v.import_raw is not None for v in values
+            if (
+                isinstance(request, HistoryDay)
+                and values
+                and not any(v.import_raw is not None for v in values)
             ):
                 # A day with no data at all: the meter's history (or its installation) starts
                 # after it. Older days would be empty too (§B.1 E2: 0xFFFFFFFE = no data).
-                self._history_floor = request.day + timedelta(days=1)
+                self._history_floor = values[0].at.date() + timedelta(days=1)
                 wanted = {at for at in wanted if at.date() >= self._history_floor}
                 continue
             got = [v for v in values if v.at in wanted and v.import_raw is not None]
@@ -481,10 +484,21 @@ class Collector:
                 SlotValue(at, normal, reverse, "history2")
                 for at, normal, reverse in history.readings()
             ]
-        normal, reverse = await reader.history_day(
-            request.days_ago, reverse=info.reverse_measurement
-        )
-        return _day_values(request.day, normal, reverse)
+        # E5 counts back from the meter's today, which may not be ours (skew, midnight, an
+        # emulator running fast): ask relative to the meter's date as last seen, and date the
+        # answer by the meter (0x98 in the same Get). A day that is not the one planned is still
+        # true for its own date; the planned one stays missing for the next pass.
+        days_ago = (_jst(self._clock()).date() + self._meter_day_offset - request.day).days
+        if not 0 <= days_ago <= MAX_DAYS_BACK:
+            return []
+        dated = await reader.history_day(days_ago, reverse=info.reverse_measurement)
+        day = request.day
+        if dated.day is not None:
+            day = dated.day
+            self._meter_day_offset = (
+                dated.day + timedelta(days=days_ago) - _jst(self._clock()).date()
+            )
+        return _day_values(day, dated.normal, dated.reverse)
 
     # --- link state --------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ scale (D3 × E1, §B) learned there is applied to every later energy value.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from routeb.meter.client import METER, SmartMeterClient
 
 __all__ = [
     "DEFAULT_READ",
+    "DayHistory",
     "MeterInfo",
     "MeterReader",
     "Reading",
@@ -61,6 +63,19 @@ class Reading:
     @property
     def available(self) -> bool:
         return self.edt is not None and self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class DayHistory:
+    """A day of 30-minute counters (E2, and E4 with reverse measurement).
+
+    ``day`` is the day the meter meant: its own date (0x98, read in the same Get) minus E5;
+    None when the meter does not give its date.
+    """
+
+    normal: DailyHistory
+    reverse: DailyHistory | None
+    day: date | None
 
 
 @dataclass(slots=True)
@@ -159,16 +174,30 @@ class MeterReader:
             raise PropertyNotAvailableError(epc)
         return reading.value
 
-    async def history_day(
-        self, days_ago: int, *, reverse: bool = False
-    ) -> tuple[DailyHistory, DailyHistory | None]:
-        """E5 = days_ago, then E2 (and E4 when ``reverse``), as one atomic pair (§C Fig 3-6)."""
+    async def history_day(self, days_ago: int, *, reverse: bool = False) -> DayHistory:
+        """E5 = days_ago, then E2 (and E4 when ``reverse``), as one atomic pair (§C Fig 3-6).
+
+        E5 counts days back from the meter's own today (§B.1 E5), which is not ours near
+        midnight (clock skew, or a backfill running across it). So the same Get also asks for
+        the meter's date (0x98, §B.1): the history is dated by the meter, never by our clock.
+        """
         epcs = [0xE2, 0xE4] if reverse else [0xE2]
+        if not self.info.get_map or 0x98 in self.info.get_map:
+            epcs.append(0x98)
         result = await self.client.set_then_get(0xE5, build_e5(days_ago), epcs, METER)
         normal = self._history(0xE2, result.values.get(0xE2))
         if normal is None:
             raise PropertyNotAvailableError(0xE2)
-        return normal, self._history(0xE4, result.values.get(0xE4)) if reverse else None
+        day: date | None = None
+        edt = result.values.get(0x98)
+        if edt is not None:
+            with contextlib.suppress(EchonetDecodeError):
+                today = SMART_METER_PROPERTIES[0x98].decode(edt, None)
+                if isinstance(today, date):
+                    day = today - timedelta(days=days_ago)
+        return DayHistory(
+            normal, self._history(0xE4, result.values.get(0xE4)) if reverse else None, day
+        )
 
     def _history(self, epc: int, edt: bytes | None) -> DailyHistory | None:
         if edt is None:
