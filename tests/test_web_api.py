@@ -16,8 +16,8 @@ import pytest
 
 from routeb.collector.live import LiveHub
 from routeb.errors import ConfigError
-from routeb.storage import JST
-from routeb.tariff import HalfHour, Tariff, parse_tariff
+from routeb.storage import JST, SqliteStore
+from routeb.tariff import Bill, HalfHour, Tariff, parse_tariff
 from routeb.web.auth import check_bind, session_cookie
 from routeb.web.dashboard import build_dashboard
 from routeb.web.jsonout import dumps
@@ -34,6 +34,7 @@ from tests.browser_helpers import (
 )
 
 NOW = datetime(2026, 5, 20, 12, 10, tzinfo=JST)
+SLOT = timedelta(minutes=30)
 
 
 def _tariff() -> Tariff:
@@ -464,3 +465,41 @@ def test_dumps_fast_path_agrees_with_the_exact_writer(value: object, expected: s
     assert json.loads(dumps(value), parse_float=Decimal) == json.loads(
         expected, parse_float=Decimal
     )
+
+
+async def test_tiered_cost_from_day_rollups_equals_the_half_hour_bill(tmp_path: Path) -> None:
+    # A tiered plan is billed from the day rollups; the bills must be exactly those of the
+    # half hours (gaps, sold energy, today's partial day, two billing periods).
+    path = tmp_path / "gaps.sqlite3"
+    first = datetime(2026, 4, 10, tzinfo=JST)
+    skip = frozenset(first + timedelta(minutes=30 * i) for i in (5, 6, 7, 300, 1500, 1930))
+    seed(path, first.date(), NOW, skip=skip)
+    tariff = _tariff()
+    with SqliteStore(path, read_only=True) as store:
+        stored = store.slot_usage(METER, first, NOW)
+
+    def reference(lo: date, hi: date) -> Bill:
+        usage = []
+        at = datetime.combine(lo, datetime.min.time(), JST)
+        while at < datetime.combine(hi, datetime.min.time(), JST) and at + SLOT <= NOW:
+            imp, exp = stored.get(int(at.timestamp()), (None, None))
+            usage.append(HalfHour(at, imp, exp))
+            at += SLOT
+        return tariff.bill(usage, lo, hi)
+
+    async with running_dashboard(path, tariff=tariff, clock=lambda: NOW) as running:
+        for group in ("day", "month", "billing", "range"):
+            status, body = await _get(
+                running, f"/api/v1/cost?from=2026-04-10&to=2026-05-20&group={group}"
+            )
+            assert status == 200, body
+            for bill in body["bills"]:  # type: ignore[attr-defined]
+                lo = date.fromisoformat(bill["from"])
+                expected = reference(lo, date.fromisoformat(bill["end_exclusive"]))
+                assert bill["total"] == expected.total, (group, lo)
+                assert bill["import_kwh"] == expected.import_kwh
+                assert bill["export_kwh"] == expected.export_kwh
+                assert bill["missing_slots"] == expected.missing_slots
+                assert [(ln["key"], ln["amount"]) for ln in bill["lines"]] == [
+                    (ln.key, ln.amount) for ln in expected.lines
+                ]

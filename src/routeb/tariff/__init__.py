@@ -6,7 +6,7 @@ Money and energy are ``Decimal``; every price is in yen per kWh (or per month), 
 
 from __future__ import annotations
 
-from routeb.tariff._model import JST, Bill, CostLine, HalfHour
+from routeb.tariff._model import JST, Bill, CostLine, DayUsage, HalfHour
 from routeb.tariff._parse import CONTRACT_AMPERES, load_tariff, parse_tariff
 from routeb.tariff._rounding import ROUNDING_MODES, apply_rounding
 from routeb.tariff._tariff import BaseCharge, Rounding, Tariff, Tier, TouPeriod
@@ -18,6 +18,7 @@ __all__ = [
     "BaseCharge",
     "Bill",
     "CostLine",
+    "DayUsage",
     "HalfHour",
     "Rounding",
     "Tariff",

@@ -46,6 +46,20 @@ class HalfHour:
         return self.start.astimezone(JST)
 
 
+@dataclass(frozen=True, slots=True)
+class DayUsage:
+    """One JST day in totals: what a plan without time of use needs (``Tariff.bill_days``).
+
+    ``import_kwh``/``export_kwh`` are the sums over the day's half-hours with a known value
+    (None when there is none); ``missing`` counts the half-hours given without ``import_kwh``.
+    """
+
+    day: date
+    import_kwh: Decimal | None
+    export_kwh: Decimal | None
+    missing: int = 0
+
+
 @dataclass(frozen=True)
 class CostLine:
     """One line of a bill. ``amount`` is in yen (tax included), after this line's rounding."""

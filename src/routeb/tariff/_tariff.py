@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final, TypeVar
 
 from routeb.errors import UsageError
-from routeb.tariff._model import JST, Bill, CostLine, HalfHour
+from routeb.tariff._model import JST, Bill, CostLine, DayUsage, HalfHour
 from routeb.tariff._rounding import apply_rounding
 
 __all__ = ["BaseCharge", "Rounding", "Tariff", "Tier", "TouPeriod"]
@@ -184,7 +184,39 @@ class Tariff:
             lo, hi = max(period_start, start), min(period_end, end)
             inside = [(t, h) for t, h in slots if lo <= t.date() < hi]
             pieces.append(self._piece(inside, period_start, period_end, lo, hi))
+        return self._bill_of(pieces, start, end)
 
+    def bill_days(self, days: Iterable[DayUsage], start: date, end: date) -> Bill:
+        """``bill`` from day totals: the same bill, for a plan without time of use.
+
+        A tiered plan prices the energy of a billing period, not of its half-hours, so a day's
+        sums are all it needs — what the store's day rollups give for years of data at once.
+        """
+        if not self.tiers:
+            raise UsageError(f"{self.name!r} prices by time of use: bill() needs the half-hours")
+        if isinstance(start, datetime) or isinstance(end, datetime):
+            raise UsageError("bill_days() takes dates (JST calendar days), not datetimes")
+        if end <= start:
+            raise UsageError(f"bill_days: end ({end}) must be after start ({start})")
+        by_day: dict[date, DayUsage] = {}
+        for usage in days:
+            if not isinstance(usage, DayUsage):
+                raise UsageError(f"days must hold DayUsage values (got {usage!r})")
+            by_day[usage.day] = usage
+        ordered = sorted(by_day.items())
+        pieces: list[_Piece] = []
+        for period_start, period_end in self.billing_periods(start, end - timedelta(days=1)):
+            lo, hi = max(period_start, start), min(period_end, end)
+            inside = [u for d, u in ordered if lo <= d < hi]
+            bought = sum((u.import_kwh for u in inside if u.import_kwh is not None), _ZERO)
+            sold = sum((u.export_kwh for u in inside if u.export_kwh is not None), _ZERO)
+            missing = sum(u.missing for u in inside)
+            pieces.append(
+                self._piece_of(bought, sold, missing, (), period_start, period_end, lo, hi)
+            )
+        return self._bill_of(pieces, start, end)
+
+    def _bill_of(self, pieces: Sequence[_Piece], start: date, end: date) -> Bill:
         lines: dict[str, CostLine] = {}
         for piece in pieces:
             for raw in piece.lines:
@@ -244,13 +276,25 @@ class Tariff:
         lo: date,
         hi: date,
     ) -> _Piece:
-        period_days = (period_end - period_start).days
-        part_days = (hi - lo).days
-        fraction = None if part_days == period_days else Decimal(part_days) / period_days
         bought = sum((h.import_kwh for _, h in slots if h.import_kwh is not None), _ZERO)
         sold = sum((h.export_kwh for _, h in slots if h.export_kwh is not None), _ZERO)
         missing = sum(1 for _, h in slots if h.import_kwh is None)
+        return self._piece_of(bought, sold, missing, slots, period_start, period_end, lo, hi)
 
+    def _piece_of(
+        self,
+        bought: Decimal,
+        sold: Decimal,
+        missing: int,
+        slots: Sequence[tuple[datetime, HalfHour]],
+        period_start: date,
+        period_end: date,
+        lo: date,
+        hi: date,
+    ) -> _Piece:
+        period_days = (period_end - period_start).days
+        part_days = (hi - lo).days
+        fraction = None if part_days == period_days else Decimal(part_days) / period_days
         lines = [self._base_line(fraction, part_days, period_days)]
         if self.tiers:
             lines.extend(self._tier_lines(bought, period_days, fraction))

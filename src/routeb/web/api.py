@@ -29,7 +29,7 @@ from routeb.storage import (
     StorageError,
 )
 from routeb.storage.model import e4_to_kwh, scale_of
-from routeb.storage.sqlite import Resolution
+from routeb.storage.sqlite import SLOTS_PER_DAY, Resolution
 from routeb.web.jsonout import Fragment, dumps, iso, json_response, state_json
 from routeb.web.query import (
     DAY,
@@ -473,10 +473,10 @@ async def cost(request: web.Request) -> web.Response:
     now = ctx.now()
     wanted = _meter_choice(ctx, request.query)
 
-    def work(store: SqliteStore) -> dict[str, object]:
+    def by_half_hour(store: SqliteStore, meter: str) -> list[tuple[Bill, int]]:
+        """Time of use: every half hour through the tariff."""
         from routeb.tariff import HalfHour  # noqa: PLC0415 - only with a tariff
 
-        meter = _resolve(store, ctx, wanted)
         stored = store.slot_usage(meter, start, end)
         usage: list[HalfHour] = []
         at, ts = start, int(start.timestamp())
@@ -485,15 +485,55 @@ async def cost(request: web.Request) -> web.Response:
             usage.append(HalfHour(at, imp, exp))
             at += SLOT
             ts += 1800
-        bills: list[dict[str, object]] = []
-        total = Decimal(0)
+        out = []
         for lo, hi in groups:
             # ``usage`` holds every half hour from ``start`` on: slice by position.
             first = max(0, (_jst_midnight(lo) - start) // SLOT)
             part = usage[first : max(first, (_jst_midnight(hi) - start) // SLOT)]
-            bill = tariff.bill(part, lo, hi)
+            out.append((tariff.bill(part, lo, hi), len(part)))
+        return out
+
+    def by_day(store: SqliteStore, meter: str) -> list[tuple[Bill, int]]:
+        """Tiers: a plan that prices a period's energy needs only day totals (the rollups)."""
+        from routeb.tariff import DayUsage  # noqa: PLC0415 - only with a tariff
+
+        first_day, end_day = groups[0][0], groups[-1][1]
+        passed: dict[date, int] = {}  # half hours of each day already over (not "to come")
+        usage: list[DayUsage] = []
+        for summary in store.day_summaries(meter, first_day, end_day - DAY):
+            midnight = _jst_midnight(summary.day)
+            elapsed = max(0, min(SLOTS_PER_DAY, int((now - midnight) / SLOT)))
+            passed[summary.day] = elapsed
+            if elapsed == SLOTS_PER_DAY:  # a day that is over: its rollup
+                imp, exp = summary.import_kwh, summary.export_kwh
+                usage.append(DayUsage(summary.day, imp, exp, elapsed - summary.import_slots))
+            elif elapsed:  # today: only the half hours already over, as by_half_hour counts
+                over = store.slot_usage(meter, midnight, midnight + SLOT * elapsed)
+                imports = [i for i, _ in over.values() if i is not None]
+                exports = [e for _, e in over.values() if e is not None]
+                usage.append(
+                    DayUsage(
+                        summary.day,
+                        sum(imports, Decimal(0)) if imports else None,
+                        sum(exports, Decimal(0)) if exports else None,
+                        elapsed - len(imports),
+                    )
+                )
+        out = []
+        for lo, hi in groups:
+            days = [u for u in usage if lo <= u.day < hi]
+            expected = sum(passed.get(lo + DAY * i, 0) for i in range((hi - lo).days))
+            out.append((tariff.bill_days(days, lo, hi), expected))
+        return out
+
+    def work(store: SqliteStore) -> dict[str, object]:
+        meter = _resolve(store, ctx, wanted)
+        priced = by_day(store, meter) if tariff.tiers else by_half_hour(store, meter)
+        bills: list[dict[str, object]] = []
+        total = Decimal(0)
+        for bill, expected in priced:
             total += bill.total
-            bills.append(_bill_json(bill, len(part)))
+            bills.append(_bill_json(bill, expected))
         return {
             "meter": meter,
             "tariff": tariff.name,
