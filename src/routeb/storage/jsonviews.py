@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from routeb.storage.times import DAY_SECONDS, SLOT_SECONDS
+from routeb.storage.times import DAY_SECONDS, JST_OFFSET, SLOT_SECONDS
 
 __all__ = ["DAYS", "DAY_TOTALS", "INSTANT", "POWER"]
 
@@ -29,7 +29,7 @@ _SLOTS_PER_DAY: Final = DAY_SECONDS // SLOT_SECONDS  # 48: JST has no daylight s
 
 def _iso(column: str) -> str:
     """UTC unix seconds → JST ISO 8601 text (JST = UTC+9, no daylight saving)."""
-    return f"strftime('%Y-%m-%dT%H:%M:%S+09:00', {column} + 32400, 'unixepoch')"
+    return f"strftime('%Y-%m-%dT%H:%M:%S+09:00', {column} + {JST_OFFSET}, 'unixepoch')"
 
 
 def _fixed(column: str, digits: int) -> str:
@@ -78,7 +78,7 @@ DAYS: Final = (
     "WITH RECURSIVE days(day) AS (SELECT ? UNION ALL SELECT day + 1 FROM days WHERE day < ?) "
     'SELECT printf(\'{"date":"%s","import_kwh":%s,"export_kwh":%s,"import_slots":%d,'
     f'"export_slots":%d,"expected_slots":{_SLOTS_PER_DAY},"complete":%s,"peak_w":%s}}\', '
-    "date(days.day * 86400, 'unixepoch'), "
+    f"date(days.day * {DAY_SECONDS}, 'unixepoch'), "
     f"{_fixed('s.import_use_e4', 4)}, {_fixed('s.export_use_e4', 4)}, "
     "coalesce(s.import_n, 0), coalesce(s.export_n, 0), "
     f"CASE WHEN s.import_n = {_SLOTS_PER_DAY} THEN 'true' ELSE 'false' END, "
