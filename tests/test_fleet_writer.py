@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from routeb.fleet import pg
+from routeb.fleet.metrics import IngestMetrics
 from routeb.fleet.schema import FleetMessage
 
 T0 = int(datetime(2026, 6, 1, 15, 0, tzinfo=UTC).timestamp())
@@ -84,6 +85,9 @@ def test_rows_already_stored_take_the_staging_path_and_are_never_duplicated(dsn:
     finally:
         writer.close()
     assert stats.fallbacks == 2  # instant and cumulative each met a stored row
+    metrics = IngestMetrics()
+    metrics.committed(3, stats.received, stats.inserted, stats.dead, 0.01, stats.fallbacks)
+    assert "routeb_ingest_fallbacks_total 2\n" in metrics.render()
     assert stats.inserted == (30 + 5) + (12 + 2)
     assert replay.inserted == 0
     assert _rows(dsn) == _expected(first + again)

@@ -191,7 +191,7 @@ class IngestWorker:
             took = time.monotonic() - started
             self._observe_latency(batch.messages, now)
             self.metrics.committed(
-                len(batch.acks), stats.received, stats.inserted, stats.dead, took
+                len(batch.acks), stats.received, stats.inserted, stats.dead, took, stats.fallbacks
             )
             if time.monotonic() - self._last_partition_check > _PARTITION_CHECK:
                 self._last_partition_check = time.monotonic()

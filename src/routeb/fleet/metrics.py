@@ -76,6 +76,7 @@ class IngestMetrics:
     dead_letters: int = 0
     batches: int = 0
     failed_batches: int = 0
+    fallbacks: int = 0  # readings COPYs that met stored rows and took the staging path
     lag_seconds: float = 0.0
     connected: bool = False
     batch_seconds: Histogram = field(default_factory=Histogram)
@@ -83,9 +84,16 @@ class IngestMetrics:
     _window: deque[tuple[float, int, int]] = field(default_factory=deque)
 
     def committed(
-        self, messages: int, readings: int, inserted: int, dead: int, took: float
+        self,
+        messages: int,
+        readings: int,
+        inserted: int,
+        dead: int,
+        took: float,
+        fallbacks: int = 0,
     ) -> None:
         """One batch committed."""
+        self.fallbacks += fallbacks
         self.messages += messages
         self.readings += readings
         self.rows_inserted += inserted
@@ -120,6 +128,12 @@ class IngestMetrics:
         metric("routeb_ingest_batches_total", "counter", "Batches committed", self.batches)
         metric(
             "routeb_ingest_failed_batches_total", "counter", "Failed writes", self.failed_batches
+        )
+        metric(
+            "routeb_ingest_fallbacks_total",
+            "counter",
+            "Direct COPYs that met stored rows (redeliveries, replays) and were redone by upsert",
+            self.fallbacks,
         )
         metric("routeb_ingest_messages_per_second", "gauge", "Last 10 s", round(per_message, 3))
         metric("routeb_ingest_readings_per_second", "gauge", "Last 10 s", round(per_reading, 3))
