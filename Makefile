@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test servers lint typecheck unit fuzz bench clean
 
-$(STAMP): pyproject.toml scripts/bootstrap-venv.sh
+# setup.py builds the codec's optional C fast paths (src/routeb/echonet/_speedups.c) in place.
+$(STAMP): pyproject.toml setup.py src/routeb/echonet/_speedups.c scripts/bootstrap-venv.sh
 	sh scripts/bootstrap-venv.sh $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
