@@ -8,8 +8,10 @@ OPC and PDC checked) and the typed decoder of each EPC (``SMART_METER_DECODERS``
 0x0288 value functions, which exist for E0/E3/E7/E8/EA/EB/E2 (E2's returns "Not implemented")
 and not for D5, so pychonet does no value work at all for two of the four frames.
 
-Rounds are interleaved so machine noise hits both alike; medians and the ratio are reported,
-with a per-frame breakdown (best of the rounds, µs per frame).
+routeb is measured as installed — with its C fast paths (docs/codec.md) when they are built —
+and, in the same rounds, as pure Python (the Python decoders the fast paths fall back to; the
+same as ``ROUTEB_PURE_PYTHON=1``). Rounds are interleaved so machine noise hits all alike;
+medians and the ratios are reported, with a per-frame breakdown (best of three short runs).
 
     python bench/codec.py [--rounds 9] [--seconds 0.5]
 """
@@ -20,15 +22,16 @@ import argparse
 import importlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
 from pychonet.lib.functions import decodeEchonetMsg
 
 from routeb.echonet import decode_frame
+from routeb.echonet._native import SPEEDUPS
 from routeb.echonet.energy import EnergyScale
-from routeb.echonet.frame import Frame
+from routeb.echonet.frame import Format2Frame, Frame, _decode_frame
 from routeb.echonet.nodeprofile import NODE_PROFILE_DECODERS
 from routeb.echonet.smartmeter import SMART_METER_DECODERS, FixedTimeEnergy
 
@@ -57,18 +60,32 @@ _PYCHONET = {
 }
 
 
-def routeb_values(data: bytes) -> list[object]:
-    frame = decode_frame(data)
-    assert isinstance(frame, Frame)
-    decoders = (
-        NODE_PROFILE_DECODERS if frame.seoj.class_id == NODE_PROFILE_CLASS else SMART_METER_DECODERS
-    )
-    out: list[object] = []
-    for epc, edt in frame.properties:
-        decode = decoders.get(epc)
-        if decode is not None and edt:
-            out.append(decode(edt, SCALE))
-    return out
+def values_with(
+    decode_frame: Callable[[bytes], Frame | Format2Frame],
+    meter: Mapping[int, Callable[[bytes, EnergyScale | None], object]],
+) -> Callable[[bytes], list[object]]:
+    """Frame and values through ``decode_frame`` and the smart meter's ``meter`` decoders."""
+
+    def values(data: bytes) -> list[object]:
+        frame = decode_frame(data)
+        assert isinstance(frame, Frame)
+        decoders = NODE_PROFILE_DECODERS if frame.seoj.class_id == NODE_PROFILE_CLASS else meter
+        out: list[object] = []
+        for epc, edt in frame.properties:
+            decode = decoders.get(epc)
+            if decode is not None and edt:
+                out.append(decode(edt, SCALE))
+        return out
+
+    return values
+
+
+# As installed (the C fast paths when built), and the pure-Python decoders they wrap.
+routeb_values = values_with(decode_frame, SMART_METER_DECODERS)
+routeb_python_values = values_with(
+    _decode_frame,
+    {epc: getattr(decode, "fallback", decode) for epc, decode in SMART_METER_DECODERS.items()},
+)
 
 
 def pychonet_values(data: bytes) -> list[object]:
@@ -82,7 +99,9 @@ def pychonet_values(data: bytes) -> list[object]:
 
 
 def check() -> None:
-    """Both sides really decode the mix (a benchmark of nothing would be fast too)."""
+    """Every side really decodes the mix (a benchmark of nothing would be fast too)."""
+    for data in MIX:
+        assert routeb_values(data) == routeb_python_values(data)
     e7, e8, e0, e3 = routeb_values(MIX[0])
     assert (e7, str(e8), e0.kwh(), e3.raw) == (  # type: ignore[attr-defined]
         632,
@@ -120,26 +139,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.5)
     args = parser.parse_args()
     check()
-    routeb_rates: list[float] = []
-    pychonet_rates: list[float] = []
-    for _ in range(args.rounds):  # interleaved, so machine noise hits both alike
-        routeb_rates.append(rate(routeb_values, MIX, args.seconds))
-        pychonet_rates.append(rate(pychonet_values, MIX, args.seconds))
-    ours = statistics.median(routeb_rates)
-    theirs = statistics.median(pychonet_rates)
-    ratios = [a / b for a, b in zip(routeb_rates, pychonet_rates, strict=True)]
+    sides = {
+        f"routeb ({'C fast paths' if SPEEDUPS else 'not built: pure Python'})": routeb_values,
+        "routeb, pure Python": routeb_python_values,
+        "pychonet 2.8.2": pychonet_values,
+    }
+    rates: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(args.rounds):  # interleaved, so machine noise hits every side alike
+        for name, values in sides.items():
+            rates[name].append(rate(values, MIX, args.seconds))
+    theirs = rates["pychonet 2.8.2"]
     print(f"mix of {len(MIX)} frames, {args.rounds} interleaved rounds of {args.seconds} s")
-    print(f"routeb   : {ours:12,.0f} frames/s (median; min {min(routeb_rates):,.0f})")
-    print(f"pychonet : {theirs:12,.0f} frames/s (median; min {min(pychonet_rates):,.0f})")
-    print(
-        f"ratio    : {statistics.median(ratios):.2f}× (median of per-round ratios; "
-        f"range {min(ratios):.2f}–{max(ratios):.2f})"
-    )
-    print("per frame (µs, best of 3 short runs): routeb / pychonet")
+    for name, side in rates.items():
+        ratios = [a / b for a, b in zip(side, theirs, strict=True)]
+        print(
+            f"{name:32s} {statistics.median(side):10,.0f} frames/s (median; min "
+            f"{min(side):,.0f}); {statistics.median(ratios):.2f}× pychonet (median of per-round "
+            f"ratios; range {min(ratios):.2f}–{max(ratios):.2f})"
+        )
+    print("per frame (µs, best of 3 short runs): " + " / ".join(sides))
     for name, data in zip(NAMES, MIX, strict=True):
-        ours_us = 1e6 / max(rate(routeb_values, [data], args.seconds / 5) for _ in range(3))
-        theirs_us = 1e6 / max(rate(pychonet_values, [data], args.seconds / 5) for _ in range(3))
-        print(f"  {name:24s} {ours_us:6.2f} / {theirs_us:6.2f}  ({theirs_us / ours_us:.2f}×)")
+        us = [
+            1e6 / max(rate(values, [data], args.seconds / 5) for _ in range(3))
+            for values in sides.values()
+        ]
+        print(f"  {name:24s} " + " / ".join(f"{u:5.2f}" for u in us))
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ def test_the_fast_paths_are_in_place() -> None:
         assert decoder.fallback is not None, hex(epc)
         assert decoder.__doc__ == decoder.fallback.__doc__
     assert frame_module.decode_frame.__doc__ == frame_module._decode_frame.__doc__
+    assert repr(frame_module.decode_frame).startswith("<C fast path of <function _decode_frame")
 
 
 @settings(max_examples=500, deadline=None)

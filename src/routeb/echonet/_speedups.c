@@ -292,6 +292,12 @@ fallback_doc(PyObject *self, void *fallback_offset)
     return PyObject_GetAttrString(fallback, "__doc__");
 }
 
+static PyObject *
+FrameDecoder_repr(FrameDecoder *self)
+{
+    return PyUnicode_FromFormat("<C fast path of %R>", self->fallback);
+}
+
 static PyGetSetDef FrameDecoder_getset[] = {
     {"__doc__", (getter)fallback_doc, NULL, NULL, (void *)offsetof(FrameDecoder, fallback)},
     {NULL},
@@ -316,6 +322,7 @@ static PyTypeObject FrameDecoderType = {
     .tp_dealloc = (destructor)FrameDecoder_dealloc,
     .tp_members = FrameDecoder_members,
     .tp_getset = FrameDecoder_getset,
+    .tp_repr = (reprfunc)FrameDecoder_repr,
 };
 
 /* ---- ValueDecoder ------------------------------------------------------------------------- */
@@ -653,6 +660,12 @@ ValueDecoder_dealloc(ValueDecoder *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+static PyObject *
+ValueDecoder_repr(ValueDecoder *self)
+{
+    return PyUnicode_FromFormat("<C fast path of %R>", self->fallback);
+}
+
 static PyGetSetDef ValueDecoder_getset[] = {
     {"__doc__", (getter)fallback_doc, NULL, NULL, (void *)offsetof(ValueDecoder, fallback)},
     {NULL},
@@ -677,6 +690,7 @@ static PyTypeObject ValueDecoderType = {
     .tp_dealloc = (destructor)ValueDecoder_dealloc,
     .tp_members = ValueDecoder_members,
     .tp_getset = ValueDecoder_getset,
+    .tp_repr = (reprfunc)ValueDecoder_repr,
 };
 
 /* ---- module ------------------------------------------------------------------------------- */
