@@ -8,7 +8,7 @@ Without Chromium or Playwright the tests are skipped, unless ROUTEB_REQUIRE_BROW
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,10 @@ def _seeded(tmp_path: Path, **kwargs: Any) -> Path:
     db = tmp_path / "routeb.sqlite3"
     today = now.astimezone(JST).date()
     boundary = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
-    seed(db, today - timedelta(days=2), boundary, **kwargs)
+    # At least one whole half-hour of today, whatever the time: in the first half-hour after
+    # JST midnight today would otherwise have no usage, and every page would show "—" for it.
+    first_slot_end = datetime.combine(today, time(0, 30), JST).astimezone(UTC)
+    seed(db, today - timedelta(days=2), max(boundary, first_slot_end), **kwargs)
     return db
 
 

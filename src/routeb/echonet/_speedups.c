@@ -553,7 +553,16 @@ ValueDecoder_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyOb
 static int
 slot_offset(PyTypeObject *cls, PyObject *name, Py_ssize_t *offset)
 {
-    PyObject *descr = PyDict_GetItemWithError(cls->tp_dict, name); /* borrowed */
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *dict = PyType_GetDict(cls); /* 3.12+: tp_dict is not to be read directly */
+#else
+    PyObject *dict = Py_XNewRef(cls->tp_dict);
+#endif
+    if (dict == NULL) {
+        return -1;
+    }
+    PyObject *descr = PyDict_GetItemWithError(dict, name); /* borrowed from the type's dict */
+    Py_DECREF(dict);
     if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
         if (!PyErr_Occurred()) {
             PyErr_Format(PyExc_TypeError, "%s has no slot %R", cls->tp_name, name);
@@ -562,7 +571,7 @@ slot_offset(PyTypeObject *cls, PyObject *name, Py_ssize_t *offset)
     }
     PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
     if (member->type != T_OBJECT_EX || (member->flags & READONLY)) {
-        PyErr_Format(PyExc_TypeError, "%s.%U is not a plain object slot", cls->tp_name, name);
+        PyErr_Format(PyExc_TypeError, "%s.%R is not a plain object slot", cls->tp_name, name);
         return -1;
     }
     *offset = member->offset;
