@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test servers lint typecheck unit fuzz bench clean
+.PHONY: demo test servers lint typecheck unit fuzz asan bench clean
 
 # setup.py builds the codec's optional C fast paths (src/routeb/echonet/_speedups.c) in place.
 $(STAMP): pyproject.toml setup.py src/routeb/echonet/_speedups.c scripts/bootstrap-venv.sh
@@ -34,6 +34,10 @@ unit: $(STAMP)
 
 fuzz: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow --timeout=3600
+
+# The codec's C fast paths under ASan + UBSan, with the million-input differential fuzz.
+asan: $(STAMP)
+	sh scripts/asan-codec.sh
 
 # Every benchmark of docs/benchmarks.md, with the commands given there (about 45 minutes).
 bench: $(STAMP)
