@@ -84,7 +84,7 @@ frame_header(FrameDecoder *self, const unsigned char *key)
 {
     for (int i = 0; i < self->n_headers; i++) {
         if (memcmp(self->header_keys[i], key, HEADER_KEY_LEN) == 0) {
-            return self->headers[i];
+            return Py_NewRef(self->headers[i]);
         }
     }
     PyObject *k = PyBytes_FromStringAndSize((const char *)key, HEADER_KEY_LEN);
@@ -98,10 +98,9 @@ frame_header(FrameDecoder *self, const unsigned char *key)
     }
     if (self->n_headers < HEADER_SLOTS) {
         memcpy(self->header_keys[self->n_headers], key, HEADER_KEY_LEN);
-        Py_INCREF(header);
-        self->headers[self->n_headers++] = header;
+        self->headers[self->n_headers++] = Py_NewRef(header);
     }
-    return header;
+    return Py_NewRef(header); /* held while the frame is built, whatever runs meanwhile */
 }
 
 static PyObject *
@@ -118,6 +117,62 @@ new_tuple_of(PyTypeObject *type, Py_ssize_t size)
 {
     /* A tuple subclass with __slots__ = (): what tuple.__new__(cls, items) allocates. */
     return type->tp_alloc(type, size);
+}
+
+/* The Frame of a checked format-1 frame: `opc` properties from byte 12, ending the data; the
+ * (SEOJ, DEOJ, ESV) `header`. Fails only for memory. */
+static PyObject *
+build_frame(FrameDecoder *self, const unsigned char *data, int opc, PyObject *header)
+{
+    PyObject *props = PyTuple_New(opc);
+    if (props == NULL) {
+        return NULL;
+    }
+    Py_ssize_t pos = HEADER_LEN;
+    for (int i = 0; i < opc; i++) {
+        int pdc = data[pos + 1];
+        PyObject *prop = new_tuple_of(self->property_type, 2);
+        if (prop == NULL) {
+            Py_DECREF(props);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(props, i, prop);
+        PyObject *epc = PyLong_FromLong(data[pos]);
+        if (epc == NULL) {
+            Py_DECREF(props);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(prop, 0, epc);
+        PyObject *edt = PyBytes_FromStringAndSize((const char *)data + pos + 2, pdc);
+        if (edt == NULL) {
+            Py_DECREF(props);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(prop, 1, edt);
+        pos += 2 + pdc;
+    }
+    PyObject *frame = new_tuple_of(self->frame_type, 6);
+    if (frame == NULL) {
+        Py_DECREF(props);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(frame, 4, props); /* owned by the frame from here on */
+    PyObject *tid = PyLong_FromLong((long)data[2] << 8 | data[3]);
+    if (tid == NULL) {
+        Py_DECREF(frame);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(frame, 0, tid);
+    for (int i = 0; i < 3; i++) {
+        PyTuple_SET_ITEM(frame, 1 + i, Py_NewRef(PyTuple_GET_ITEM(header, i)));
+    }
+    PyObject *no_get = PyTuple_New(0);
+    if (no_get == NULL) {
+        Py_DECREF(frame);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(frame, 5, no_get);
+    return frame;
 }
 
 static PyObject *
@@ -156,58 +211,8 @@ FrameDecoder_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyOb
     if (header == NULL) {
         return frame_fallback(self, args, nargsf, kwnames);
     }
-    /* Second pass: build. Nothing below can fail except for memory. */
-    PyObject *props = PyTuple_New(opc);
-    if (props == NULL) {
-        return NULL;
-    }
-    pos = HEADER_LEN;
-    for (int i = 0; i < opc; i++) {
-        int pdc = data[pos + 1];
-        PyObject *prop = new_tuple_of(self->property_type, 2);
-        if (prop == NULL) {
-            Py_DECREF(props);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(props, i, prop);
-        PyObject *epc = PyLong_FromLong(data[pos]);
-        if (epc == NULL) {
-            Py_DECREF(props);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(prop, 0, epc);
-        PyObject *edt = PyBytes_FromStringAndSize((const char *)data + pos + 2, pdc);
-        if (edt == NULL) {
-            Py_DECREF(props);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(prop, 1, edt);
-        pos += 2 + pdc;
-    }
-    PyObject *frame = new_tuple_of(self->frame_type, 6);
-    if (frame == NULL) {
-        Py_DECREF(props);
-        return NULL;
-    }
-    PyObject *tid = PyLong_FromLong((long)data[2] << 8 | data[3]);
-    if (tid == NULL) {
-        Py_DECREF(props);
-        Py_DECREF(frame);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(frame, 0, tid);
-    for (int i = 0; i < 3; i++) {
-        PyObject *part = PyTuple_GET_ITEM(header, i);
-        Py_INCREF(part);
-        PyTuple_SET_ITEM(frame, 1 + i, part);
-    }
-    PyTuple_SET_ITEM(frame, 4, props);
-    PyObject *no_get = PyTuple_New(0);
-    if (no_get == NULL) {
-        Py_DECREF(frame);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(frame, 5, no_get);
+    PyObject *frame = build_frame(self, data, opc, header);
+    Py_DECREF(header);
     return frame;
 }
 
