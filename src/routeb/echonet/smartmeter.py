@@ -334,13 +334,13 @@ def _slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], No
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
-def _accelerated(
-    kind: str, decode: _Decoder[T], cls: type | None = None, *slots: str
-) -> _Decoder[T]:
+def _accelerated(kind: str, decode: _Decoder[T], cls: type | None = None) -> _Decoder[T]:
     """The C fast path of ``decode`` (_speedups.c, same values, ``decode`` for anything
-    unusual) when it is built, else ``decode`` itself."""
+    unusual) when it is built, else ``decode`` itself. The C code fills every slot of ``cls``
+    in field order, as the slot setters here do."""
     if SPEEDUPS is None:
         return decode
+    slots: tuple[str, ...] = () if cls is None else cls.__dict__["__slots__"]
     return SPEEDUPS.value_decoder(kind, decode, cls, slots, _AMPERES)
 
 
@@ -436,7 +436,7 @@ def _energy_decoder(epc: int) -> _Decoder[CumulativeEnergy]:
         return energy
 
     decode.__doc__ = f"The counter of 0x{epc:02X} (§B.1): 0..99999999 or None (no data)."
-    return _accelerated("energy", decode, CumulativeEnergy, "raw", "scale")
+    return _accelerated("energy", decode, CumulativeEnergy)
 
 
 def _encode_energy(value: object) -> bytes:
@@ -482,7 +482,7 @@ def _history1_decoder(epc: int) -> _Decoder[DailyHistory]:
         return history
 
     decode.__doc__ = f"Day and 48 half-hourly counters of 0x{epc:02X} (§B.1)."
-    return _accelerated("history1", decode, DailyHistory, "day", "raw", "scale")
+    return _accelerated("history1", decode, DailyHistory)
 
 
 def _encode_history1(value: object) -> bytes:
@@ -613,7 +613,7 @@ def _fixed_time_decoder(epc: int) -> _Decoder[FixedTimeEnergy]:
         return energy
 
     decode.__doc__ = f"Time stamp and counter of 0x{epc:02X} (§B.1)."
-    return _accelerated("fixed_time", decode, FixedTimeEnergy, "timestamp", "raw", "scale")
+    return _accelerated("fixed_time", decode, FixedTimeEnergy)
 
 
 def _encode_fixed_time(value: object) -> bytes:
@@ -790,7 +790,7 @@ def _smart_meter_specs() -> dict[int, PropertySpec[SmartMeterValue]]:
         ),
         PropertySpec(
             0xE8, "instantaneous_currents", "Measured instantaneous currents", "瞬時電流計測値",
-            4, 4, _accelerated("currents", _decode_currents, InstantaneousCurrents, "r", "t"),
+            4, 4, _accelerated("currents", _decode_currents, InstantaneousCurrents),
             _encode_currents, "A",
         ),
         PropertySpec(
