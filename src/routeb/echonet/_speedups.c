@@ -60,6 +60,53 @@ count_or_none(uint32_t raw)
     return NULL;
 }
 
+/* ---- what both decoder types share -------------------------------------------------------- */
+
+/* Each type starts with its vectorcall slot and the Python function it wraps. */
+#define WRAPPER_HEAD \
+    PyObject_HEAD \
+    vectorcallfunc vectorcall; \
+    PyObject *fallback;
+
+typedef struct {
+    WRAPPER_HEAD
+} Wrapper;
+
+/* The Python function's answer for input the fast path does not take. An error already set
+ * (MemoryError and the like) is not the decoder's to hide. */
+static PyObject *
+call_fallback(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyObject_Vectorcall(((Wrapper *)self)->fallback, args, nargsf, kwnames);
+}
+
+static PyObject *
+wrapper_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<C fast path of %R>", ((Wrapper *)self)->fallback);
+}
+
+/* help() on a decoder shows its fallback's docstring: they are the same function. */
+static PyObject *
+wrapper_doc(PyObject *self, void *closure)
+{
+    return PyObject_GetAttrString(((Wrapper *)self)->fallback, "__doc__");
+}
+
+static PyGetSetDef wrapper_getset[] = {
+    {"__doc__", wrapper_doc, NULL, NULL, NULL},
+    {NULL},
+};
+
+static PyMemberDef wrapper_members[] = {
+    {"fallback", T_OBJECT, offsetof(Wrapper, fallback), READONLY,
+     "The pure-Python function every input the fast path does not take is handed to."},
+    {NULL},
+};
+
 /* ---- FrameDecoder ------------------------------------------------------------------------- */
 
 /* SEOJ DEOJ ESV (frame bytes 4..10) -> the (SEOJ, DEOJ, ESV) tuple the Python decoder
@@ -68,12 +115,10 @@ count_or_none(uint32_t raw)
 #define HEADER_KEY_LEN 7
 
 typedef struct {
-    PyObject_HEAD
-    vectorcallfunc vectorcall;
+    WRAPPER_HEAD            /* fallback: the Python decode_frame */
     PyTypeObject *frame_type;
     PyTypeObject *property_type;
     PyObject *header_cache; /* the Python decoder's dict: bytes(7) -> (EOJ, EOJ, ESV) */
-    PyObject *fallback;     /* the Python decode_frame */
     int n_headers;
     unsigned char header_keys[HEADER_SLOTS][HEADER_KEY_LEN];
     PyObject *headers[HEADER_SLOTS];
@@ -101,15 +146,6 @@ frame_header(FrameDecoder *self, const unsigned char *key)
         self->headers[self->n_headers++] = Py_NewRef(header);
     }
     return Py_NewRef(header); /* held while the frame is built, whatever runs meanwhile */
-}
-
-static PyObject *
-frame_fallback(FrameDecoder *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    if (PyErr_Occurred()) {
-        return NULL; /* MemoryError and the like are not the decoder's to hide */
-    }
-    return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
 }
 
 static PyObject *
@@ -181,35 +217,35 @@ FrameDecoder_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyOb
     FrameDecoder *self = (FrameDecoder *)callable;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (nargs != 1 || kwnames != NULL || !PyBytes_CheckExact(args[0])) {
-        return frame_fallback(self, args, nargsf, kwnames);
+        return call_fallback(callable, args, nargsf, kwnames);
     }
     const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
     Py_ssize_t end = PyBytes_GET_SIZE(args[0]);
     if (end < HEADER_LEN || data[0] != EHD1_ECHONET_LITE || data[1] != EHD2_FORMAT1) {
-        return frame_fallback(self, args, nargsf, kwnames);
+        return call_fallback(callable, args, nargsf, kwnames);
     }
     unsigned char esv = data[10];
     int opc = data[11];
     if (opc == 0 || esv == ESV_SETGET || esv == ESV_SETGET_RES || esv == ESV_SETGET_SNA) {
-        return frame_fallback(self, args, nargsf, kwnames);
+        return call_fallback(callable, args, nargsf, kwnames);
     }
     /* First pass: every EPC PDC EDT fits and the last one ends the frame exactly (A.1). */
     Py_ssize_t pos = HEADER_LEN;
     for (int i = 0; i < opc; i++) {
         if (pos + 2 > end) {
-            return frame_fallback(self, args, nargsf, kwnames);
+            return call_fallback(callable, args, nargsf, kwnames);
         }
         pos += 2 + data[pos + 1];
         if (pos > end) {
-            return frame_fallback(self, args, nargsf, kwnames);
+            return call_fallback(callable, args, nargsf, kwnames);
         }
     }
     if (pos != end) {
-        return frame_fallback(self, args, nargsf, kwnames);
+        return call_fallback(callable, args, nargsf, kwnames);
     }
     PyObject *header = frame_header(self, data + 4);
     if (header == NULL) {
-        return frame_fallback(self, args, nargsf, kwnames);
+        return call_fallback(callable, args, nargsf, kwnames);
     }
     PyObject *frame = build_frame(self, data, opc, header);
     Py_DECREF(header);
@@ -289,31 +325,6 @@ FrameDecoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
-/* help() on a decoder shows its fallback's docstring: they are the same function. */
-static PyObject *
-fallback_doc(PyObject *self, void *fallback_offset)
-{
-    PyObject *fallback = *(PyObject **)((char *)self + (Py_ssize_t)fallback_offset);
-    return PyObject_GetAttrString(fallback, "__doc__");
-}
-
-static PyObject *
-FrameDecoder_repr(FrameDecoder *self)
-{
-    return PyUnicode_FromFormat("<C fast path of %R>", self->fallback);
-}
-
-static PyGetSetDef FrameDecoder_getset[] = {
-    {"__doc__", (getter)fallback_doc, NULL, NULL, (void *)offsetof(FrameDecoder, fallback)},
-    {NULL},
-};
-
-static PyMemberDef FrameDecoder_members[] = {
-    {"fallback", T_OBJECT, offsetof(FrameDecoder, fallback), READONLY,
-     "The pure-Python decoder every unusual input is handed to."},
-    {NULL},
-};
-
 static PyTypeObject FrameDecoderType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "routeb.echonet._speedups.FrameDecoder",
@@ -325,9 +336,9 @@ static PyTypeObject FrameDecoderType = {
     .tp_traverse = (traverseproc)FrameDecoder_traverse,
     .tp_clear = (inquiry)FrameDecoder_clear,
     .tp_dealloc = (destructor)FrameDecoder_dealloc,
-    .tp_members = FrameDecoder_members,
-    .tp_getset = FrameDecoder_getset,
-    .tp_repr = (reprfunc)FrameDecoder_repr,
+    .tp_members = wrapper_members,
+    .tp_getset = wrapper_getset,
+    .tp_repr = wrapper_repr,
 };
 
 /* ---- ValueDecoder ------------------------------------------------------------------------- */
@@ -355,10 +366,8 @@ static const struct {
 #define MAX_SLOTS 3
 
 typedef struct {
-    PyObject_HEAD
-    vectorcallfunc vectorcall;
+    WRAPPER_HEAD          /* fallback: the Python decoder, (edt, scale=None) -> value */
     int kind;
-    PyObject *fallback;   /* the Python decoder: (edt, scale=None) -> value */
     PyTypeObject *cls;    /* the value class (None for E7's plain int) */
     Py_ssize_t offsets[MAX_SLOTS];
     PyObject *amperes;    /* E8: the Python decoder's dict, 0.1 A count -> Decimal amperes */
@@ -519,7 +528,7 @@ ValueDecoder_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyOb
     ValueDecoder *self = (ValueDecoder *)callable;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (nargs < 1 || nargs > 2 || kwnames != NULL || !PyBytes_CheckExact(args[0])) {
-        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+        return call_fallback(callable, args, nargsf, kwnames);
     }
     const unsigned char *edt = (const unsigned char *)PyBytes_AS_STRING(args[0]);
     Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
@@ -551,7 +560,7 @@ ValueDecoder_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyOb
         }
         PyErr_Clear(); /* datetime() refused the fields: the fallback says which */
     }
-    return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    return call_fallback(callable, args, nargsf, kwnames);
 }
 
 /* The storage offset of slot `name` of `cls`: its member descriptor (a __slots__ entry). */
@@ -674,23 +683,6 @@ ValueDecoder_dealloc(ValueDecoder *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *
-ValueDecoder_repr(ValueDecoder *self)
-{
-    return PyUnicode_FromFormat("<C fast path of %R>", self->fallback);
-}
-
-static PyGetSetDef ValueDecoder_getset[] = {
-    {"__doc__", (getter)fallback_doc, NULL, NULL, (void *)offsetof(ValueDecoder, fallback)},
-    {NULL},
-};
-
-static PyMemberDef ValueDecoder_members[] = {
-    {"fallback", T_OBJECT, offsetof(ValueDecoder, fallback), READONLY,
-     "The pure-Python decoder every unusual EDT is handed to."},
-    {NULL},
-};
-
 static PyTypeObject ValueDecoderType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "routeb.echonet._speedups.ValueDecoder",
@@ -702,9 +694,9 @@ static PyTypeObject ValueDecoderType = {
     .tp_traverse = (traverseproc)ValueDecoder_traverse,
     .tp_clear = (inquiry)ValueDecoder_clear,
     .tp_dealloc = (destructor)ValueDecoder_dealloc,
-    .tp_members = ValueDecoder_members,
-    .tp_getset = ValueDecoder_getset,
-    .tp_repr = (reprfunc)ValueDecoder_repr,
+    .tp_members = wrapper_members,
+    .tp_getset = wrapper_getset,
+    .tp_repr = wrapper_repr,
 };
 
 /* ---- module ------------------------------------------------------------------------------- */
