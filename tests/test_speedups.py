@@ -288,6 +288,28 @@ def test_pure_python_when_asked() -> None:
     assert "Property(epc=0xE7" in out.stdout
 
 
+def test_routeb_decode_prints_the_same_with_and_without_the_fast_paths() -> None:
+    # What a user runs: every §F frame, and a broken one (stderr line, exit status 2).
+    inputs = [seed.hex() for seed in FRAME_SEEDS] + ["1081 0001 028801 05FF01 72 02 E7 04"]
+    runs = []
+    for pure in ("0", "1"):
+        env = {**os.environ, "ROUTEB_PURE_PYTHON": pure}
+        runs.append(
+            subprocess.run(
+                [sys.executable, "-m", "routeb", "decode", "--json", *inputs],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        )
+    fast, pure_python = runs
+    assert fast.returncode == pure_python.returncode == 2
+    assert fast.stdout == pure_python.stdout
+    assert fast.stderr == pure_python.stderr
+    assert len(fast.stdout.splitlines()) == len(FRAME_SEEDS)
+
+
 def test_a_missing_build_is_an_error_only_when_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "routeb.echonet._speedups", None)  # import fails
     monkeypatch.delenv("ROUTEB_PURE_PYTHON", raising=False)
