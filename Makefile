@@ -5,10 +5,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test servers lint typecheck unit fuzz asan bench clean
+.PHONY: demo test servers lint typecheck unit fuzz bench soak clean
 
-# setup.py builds the codec's optional C fast paths (src/routeb/echonet/_speedups.c) in place.
-$(STAMP): pyproject.toml setup.py src/routeb/echonet/_speedups.c scripts/bootstrap-venv.sh
+$(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	sh scripts/bootstrap-venv.sh $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -34,10 +33,6 @@ unit: $(STAMP)
 
 fuzz: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow --timeout=3600
-
-# The codec's C fast paths under ASan + UBSan, with the million-input differential fuzz.
-asan: $(STAMP)
-	sh scripts/asan-codec.sh
 
 # Every benchmark of docs/benchmarks.md, with the commands given there (about 45 minutes).
 bench: $(STAMP)

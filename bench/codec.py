@@ -29,9 +29,8 @@ from decimal import Decimal
 from pychonet.lib.functions import decodeEchonetMsg
 
 from routeb.echonet import decode_frame
-from routeb.echonet._native import SPEEDUPS
 from routeb.echonet.energy import EnergyScale
-from routeb.echonet.frame import Format2Frame, Frame, _decode_frame
+from routeb.echonet.frame import Format2Frame, Frame
 from routeb.echonet.nodeprofile import NODE_PROFILE_DECODERS
 from routeb.echonet.smartmeter import SMART_METER_DECODERS, FixedTimeEnergy
 
@@ -80,12 +79,7 @@ def values_with(
     return values
 
 
-# As installed (the C fast paths when built), and the pure-Python decoders they wrap.
 routeb_values = values_with(decode_frame, SMART_METER_DECODERS)
-routeb_python_values = values_with(
-    _decode_frame,
-    {epc: getattr(decode, "fallback", decode) for epc, decode in SMART_METER_DECODERS.items()},
-)
 
 
 def pychonet_values(data: bytes) -> list[object]:
@@ -100,8 +94,6 @@ def pychonet_values(data: bytes) -> list[object]:
 
 def check() -> None:
     """Every side really decodes the mix (a benchmark of nothing would be fast too)."""
-    for data in MIX:
-        assert routeb_values(data) == routeb_python_values(data)
     e7, e8, e0, e3 = routeb_values(MIX[0])
     assert (e7, str(e8), e0.kwh(), e3.raw) == (  # type: ignore[attr-defined]
         632,
@@ -140,8 +132,7 @@ def main() -> None:
     args = parser.parse_args()
     check()
     sides = {
-        f"routeb ({'C fast paths' if SPEEDUPS else 'not built: pure Python'})": routeb_values,
-        "routeb, pure Python": routeb_python_values,
+        "routeb": routeb_values,
         "pychonet 2.8.2": pychonet_values,
     }
     rates: dict[str, list[float]] = {name: [] for name in sides}

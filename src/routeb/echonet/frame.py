@@ -8,13 +8,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from operator import itemgetter
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from routeb.echonet._native import SPEEDUPS
 from routeb.errors import EchonetDecodeError, UsageError
 
 __all__ = [
@@ -302,7 +301,7 @@ def _header(key: bytes) -> tuple[EOJ, EOJ, ESV]:
     return header
 
 
-def _decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
+def decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
     """Decode one ECHONET Lite frame strictly; raise EchonetDecodeError for anything else."""
     if type(data) is not bytes:
         data = bytes(data)
@@ -365,14 +364,6 @@ def _decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
         get_props = ()
     # Everything was checked above: build the Frame without re-running its validation.
     return _tuple_new(Frame, (data[2] << 8 | data[3], header[0], header[1], esv, props, get_props))
-
-
-# The C fast path (_speedups.c) when built: valid format-1 frames decoded in C, into the same
-# Frame and Property tuples and with the SEOJ/DEOJ/ESV this module validated and cached; every
-# other input goes to _decode_frame, which alone defines results and errors.
-decode_frame: Callable[[bytes | bytearray | memoryview], Frame | Format2Frame] = _decode_frame
-if SPEEDUPS is not None:
-    decode_frame = SPEEDUPS.frame_decoder(Frame, Property, _HEADER_CACHE, _decode_frame)
 
 
 def _encode_properties(out: bytearray, props: Iterable[Property]) -> None:

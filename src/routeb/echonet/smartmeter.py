@@ -18,7 +18,6 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import ClassVar, Final, TypeVar
 
-from routeb.echonet._native import SPEEDUPS
 from routeb.echonet.datetime_fields import (
     datetime_error,
     decode_datetime6,
@@ -334,16 +333,6 @@ def _slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], No
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
-def _accelerated(kind: str, decode: _Decoder[T], cls: type | None = None) -> _Decoder[T]:
-    """The C fast path of ``decode`` (_speedups.c, same values, ``decode`` for anything
-    unusual) when it is built, else ``decode`` itself. The C code fills every slot of ``cls``
-    in field order, as the slot setters here do."""
-    if SPEEDUPS is None:
-        return decode
-    slots: tuple[str, ...] = () if cls is None else cls.__dict__["__slots__"]
-    return SPEEDUPS.value_decoder(kind, decode, cls, slots, _AMPERES)
-
-
 # --- decoders and encoders ----------------------------------------------------------------------
 # Every decoder checks the EDT size first (spec.py), then the content; errors name the EPC.
 
@@ -436,7 +425,7 @@ def _energy_decoder(epc: int) -> _Decoder[CumulativeEnergy]:
         return energy
 
     decode.__doc__ = f"The counter of 0x{epc:02X} (§B.1): 0..99999999 or None (no data)."
-    return _accelerated("energy", decode, CumulativeEnergy)
+    return decode
 
 
 def _encode_energy(value: object) -> bytes:
@@ -482,7 +471,7 @@ def _history1_decoder(epc: int) -> _Decoder[DailyHistory]:
         return history
 
     decode.__doc__ = f"Day and 48 half-hourly counters of 0x{epc:02X} (§B.1)."
-    return _accelerated("history1", decode, DailyHistory)
+    return decode
 
 
 def _encode_history1(value: object) -> bytes:
@@ -613,7 +602,7 @@ def _fixed_time_decoder(epc: int) -> _Decoder[FixedTimeEnergy]:
         return energy
 
     decode.__doc__ = f"Time stamp and counter of 0x{epc:02X} (§B.1)."
-    return _accelerated("fixed_time", decode, FixedTimeEnergy)
+    return decode
 
 
 def _encode_fixed_time(value: object) -> bytes:
@@ -786,11 +775,11 @@ def _smart_meter_specs() -> dict[int, PropertySpec[SmartMeterValue]]:
         ),
         PropertySpec(
             0xE7, "instantaneous_power", "Measured instantaneous electric power",
-            "瞬時電力計測値", 4, 4, _accelerated("power", _decode_power), _encode_power, "W",
+            "瞬時電力計測値", 4, 4, _decode_power, _encode_power, "W",
         ),
         PropertySpec(
             0xE8, "instantaneous_currents", "Measured instantaneous currents", "瞬時電流計測値",
-            4, 4, _accelerated("currents", _decode_currents, InstantaneousCurrents),
+            4, 4, _decode_currents,
             _encode_currents, "A",
         ),
         PropertySpec(
