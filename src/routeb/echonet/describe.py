@@ -21,7 +21,6 @@ from typing import Any, Final
 
 from routeb.echonet.energy import CumulativeEnergy, EnergyScale, EnergyUnit
 from routeb.echonet.frame import EOJ, ESV, Format2Frame, Frame, Property
-from routeb.echonet.nodeprofile import NODE_PROFILE_PROPERTIES
 from routeb.echonet.smartmeter import (
     SMART_METER_PROPERTIES,
     DailyHistory,
@@ -240,6 +239,10 @@ def registry_for(eoj: EOJ) -> Mapping[int, PropertySpec[Any]]:
     if eoj.class_id == _METER_CLASS:
         return SMART_METER_PROPERTIES
     if eoj.class_id == _NODE_PROFILE_CLASS:
+        # Imported when a node-profile frame turns up: `routeb decode` of a meter frame
+        # starts without it (docs/benchmarks.md, CLI start-up).
+        from routeb.echonet.nodeprofile import NODE_PROFILE_PROPERTIES  # noqa: PLC0415
+
         return NODE_PROFILE_PROPERTIES
     return SUPER_CLASS_PROPERTIES
 

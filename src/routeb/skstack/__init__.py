@@ -6,34 +6,40 @@ turns host bytes into typed commands, and :mod:`.module_side` builds the module'
 See docs/skstack.md for the dialects and quirks.
 """
 
-from routeb.skstack import commands, module_side
-from routeb.skstack.commands import Command
-from routeb.skstack.erxudp import format_erxudp, parse_erxudp_line
-from routeb.skstack.events import (
-    FAIL_MEANINGS,
-    Dialect,
-    EchoLine,
-    EventNumber,
-    FailLine,
-    InfoLine,
-    LinkLocalAddress,
-    ModuleEvent,
-    ModuleOutput,
-    OkLine,
-    PanDescriptor,
-    RegisterValue,
-    UdpReceived,
-    UnknownLine,
-    VersionLine,
-    lqi_to_rssi,
-)
-from routeb.skstack.module_side import (
-    BadCommand,
-    CommandParser,
-    ParsedCommand,
-    ll64_address,
-)
-from routeb.skstack.parser import OutputParser
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from routeb.skstack import commands, module_side
+    from routeb.skstack.commands import Command
+    from routeb.skstack.erxudp import format_erxudp, parse_erxudp_line
+    from routeb.skstack.events import (
+        FAIL_MEANINGS,
+        Dialect,
+        EchoLine,
+        EventNumber,
+        FailLine,
+        InfoLine,
+        LinkLocalAddress,
+        ModuleEvent,
+        ModuleOutput,
+        OkLine,
+        PanDescriptor,
+        RegisterValue,
+        UdpReceived,
+        UnknownLine,
+        VersionLine,
+        lqi_to_rssi,
+    )
+    from routeb.skstack.module_side import (
+        BadCommand,
+        CommandParser,
+        ParsedCommand,
+        ll64_address,
+    )
+    from routeb.skstack.parser import OutputParser
 
 __all__ = [
     "FAIL_MEANINGS",
@@ -63,3 +69,28 @@ __all__ = [
     "module_side",
     "parse_erxudp_line",
 ]
+
+# Each name is imported from its module when first used (PEP 562), so a program that needs one
+# part — `routeb decode` an ERXUDP line, the driver the host side — never loads the others
+# (the emulator's module side above all).
+_HOME = {
+    "commands": "",
+    "module_side": "",
+    "Command": "commands",
+    "format_erxudp": "erxudp",
+    "parse_erxudp_line": "erxudp",
+    "BadCommand": "module_side",
+    "CommandParser": "module_side",
+    "ParsedCommand": "module_side",
+    "ll64_address": "module_side",
+    "OutputParser": "parser",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    home = _HOME.get(name, "events")
+    if not home:
+        return importlib.import_module(f"{__name__}.{name}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
