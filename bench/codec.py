@@ -1,30 +1,44 @@
-"""Frames decoded per second, values included: routeb's codec next to pychonet's, same inputs.
+"""Frames decoded per second, values included: routeb's codec next to pychonet's, same inputs;
+and the start-up of ``routeb decode HEX`` as a fresh process next to ``python -c pass``.
 
 The mix is what a B-route controller receives (protocol.md §C, §F): a Get_Res of E7+E8+E0+E3,
 an EA+EB INF push, an E2 history (194-byte EDT) and the node profile's D5 INF. Each frame is
-decoded and every property's value decoded — routeb: ``decode_frame`` (strict: every length,
-OPC and PDC checked) and the typed decoder of each EPC (``SMART_METER_DECODERS`` /
-``NODE_PROFILE_DECODERS``) with the D3 × E1 scale; pychonet 2.8.2: ``decodeEchonetMsg`` and its
-0x0288 value functions, which exist for E0/E3/E7/E8/EA/EB/E2 (E2's returns "Not implemented")
-and not for D5, so pychonet does no value work at all for two of the four frames.
+decoded and every property's value decoded. What each side does, exactly:
 
-routeb is measured as installed — with its C fast paths (docs/codec.md) when they are built —
-and, in the same rounds, as pure Python (the Python decoders the fast paths fall back to; the
-same as ``ROUTEB_PURE_PYTHON=1``). Rounds are interleaved so machine noise hits all alike;
-medians and the ratios are reported, with a per-frame breakdown (best of three short runs).
+- routeb: ``decode_frame`` (strict: every length, the OPC and every PDC checked, unknown ESVs
+  refused), the decoder table picked by the SEOJ's class, and the typed decoder of each EPC
+  (``SMART_METER_DECODERS`` / ``NODE_PROFILE_DECODERS``) with the D3 × E1 scale bound: sizes,
+  ranges and sentinels checked, date-times built, E8 in Decimal amperes. kWh is *not* computed:
+  the values keep the raw count and the scale, and ``kwh()`` multiplies exact Decimals when
+  asked (the check below asks once).
+- pychonet 2.8.2: ``decodeEchonetMsg`` (no length checks) and its 0x0288 value functions, which
+  exist for E0/E3/E7/E8/EA/EB/E2 (E2's returns "Not implemented") and not for D5, so pychonet
+  does no value work at all for two of the four frames.
 
-    python bench/codec.py [--rounds 9] [--seconds 0.5]
+Rounds are interleaved so machine noise hits both alike; medians and the ratios are reported,
+with a per-frame breakdown (best of three short runs).
+
+Start-up: ``routeb decode HEX`` (the console script of this interpreter's environment) and
+``python -c pass`` run as fresh processes in interleaved rounds, with byte-code caches (as an
+installed wheel has them: written to a temporary ``PYTHONPYCACHEPREFIX`` by a first run).
+
+    python bench/codec.py [--rounds 9] [--seconds 0.5] [--starts 31]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from pychonet.lib.functions import decodeEchonetMsg
 
@@ -125,10 +139,32 @@ def rate(decode: Callable[[bytes], object], frames: list[bytes], seconds: float)
     return done / (time.perf_counter() - start)
 
 
+def start_times(rounds: int) -> dict[str, list[float]]:
+    """Wall seconds of ``routeb decode HEX`` and ``python -c pass`` as fresh processes."""
+    routeb = Path(sys.executable).with_name("routeb")
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "routeb decode HEX": [str(routeb), "decode", MIX[0].hex().upper()],
+    }
+    with tempfile.TemporaryDirectory() as cache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for command in commands.values():  # writes the byte-code caches, untimed
+            subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        for _ in range(rounds):
+            for name, command in commands.items():
+                start = time.perf_counter()
+                subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=0.5)
+    parser.add_argument("--starts", type=int, default=31, help="start-up rounds (0: skip)")
     args = parser.parse_args()
     check()
     sides = {
@@ -155,6 +191,17 @@ def main() -> None:
             for values in sides.values()
         ]
         print(f"  {name:24s} " + " / ".join(f"{u:5.2f}" for u in us))
+    if args.starts:
+        times = start_times(args.starts)
+        print(f"start-up, fresh process, {args.starts} interleaved rounds (ms):")
+        bare = statistics.median(times["python -c pass"])
+        for name, side in times.items():
+            ms = sorted(t * 1e3 for t in side)
+            print(
+                f"  {name:20s} median {statistics.median(ms):6.1f}  min {ms[0]:6.1f}  "
+                f"p90 {ms[int(0.9 * (len(ms) - 1))]:6.1f}  "
+                f"(median − python -c pass: {statistics.median(ms) - bare * 1e3:5.1f})"
+            )
 
 
 if __name__ == "__main__":
