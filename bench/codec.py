@@ -46,6 +46,7 @@ from routeb.echonet import decode_frame
 from routeb.echonet.energy import EnergyScale
 from routeb.echonet.frame import Format2Frame, Frame
 from routeb.echonet.nodeprofile import NODE_PROFILE_DECODERS
+from routeb.echonet.objects import NODE_PROFILE_CLASS
 from routeb.echonet.smartmeter import SMART_METER_DECODERS, FixedTimeEnergy
 
 E2_EDT = "000B" + "".join(f"{0xF766 + 9 * i:08X}" for i in range(48))
@@ -57,7 +58,6 @@ MIX = [
 ]
 NAMES = ["Get_Res E7+E8+E0+E3", "INF EA+EB", "Get_Res E2 (194 B)", "INF D5 (node profile)"]
 SCALE = EnergyScale(1, Decimal("0.01"))
-NODE_PROFILE_CLASS = 0x0EF0
 
 # The library's own value decoders: module-level functions of its 0x0288 class module (the
 # package re-exports the class under the module's name, hence import_module).

@@ -319,7 +319,8 @@ def test_duplicate_half_hours_count_once() -> None:
 # -- layering: routeb.tariff is pure ---------------------------------------------------------
 
 
-def test_tariff_imports_only_stdlib_and_errors() -> None:
+def test_tariff_imports_only_stdlib_errors_and_the_meter_clock() -> None:
+    # routeb.meter_time (L0) is constants only: JST and the 30-minute slot.
     forbidden_stdlib = {"asyncio", "socket", "time", "random", "logging", "threading", "os"}
     for path in (ROOT / "src" / "routeb" / "tariff").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -332,7 +333,8 @@ def test_tariff_imports_only_stdlib_and_errors() -> None:
             for name in names:
                 top = name.split(".")[0]
                 if top == "routeb":
-                    assert name == "routeb.errors" or name.startswith("routeb.tariff"), (
+                    allowed = {"routeb.errors", "routeb.meter_time"}
+                    assert name in allowed or name.startswith("routeb.tariff"), (
                         f"{path.name} imports {name}"
                     )
                 else:

@@ -25,7 +25,7 @@ from routeb.echonet.energy import CumulativeEnergy, usage_between
 from routeb.echonet.smartmeter import FixedTimeEnergy, InstantaneousCurrents, decode_property
 from routeb.errors import RouteBError
 from routeb.meter.client import Notification
-from routeb.meter.reader import JST
+from routeb.meter_time import JST
 from routeb.skstack.events import lqi_to_rssi
 
 __all__ = ["register"]

@@ -34,7 +34,8 @@ from routeb.echonet.smartmeter import (
 from routeb.echonet.superclass import FaultStatus
 from routeb.errors import AuthenticationError, RouteBError
 from routeb.meter.client import SmartMeterClient
-from routeb.meter.reader import JST, MeterInfo, MeterReader, Reading
+from routeb.meter.reader import MeterInfo, MeterReader, Reading
+from routeb.meter_time import JST, SLOT
 
 __all__ = [
     "Collector",
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
-SLOT: Final = timedelta(minutes=30)
 # AIF 3.3.1 (protocol.md §C): Get EA/EB from about :05/:35 when the push did not come.
 FALLBACK_AFTER: Final = timedelta(minutes=5)
 

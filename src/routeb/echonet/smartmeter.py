@@ -36,9 +36,11 @@ from routeb.echonet.energy import (
     usage_between,
     usage_kwh_between,
 )
+from routeb.echonet.objects import SMART_METER_CLASS
 from routeb.echonet.spec import PropertySpec, decoders_of, find_spec, size_error
 from routeb.echonet.superclass import SuperClassValue, super_class_specs
 from routeb.errors import EchonetDecodeError, UsageError
+from routeb.meter_time import SLOT, SLOTS_PER_DAY
 
 __all__ = [
     "ENERGY_UNITS",
@@ -69,8 +71,6 @@ __all__ = [
     "usage_kwh_between",
 ]
 
-# protocol.md §B: class group 0x02, class 0x88.
-SMART_METER_CLASS: Final = 0x0288
 # protocol.md §B.1 0xE7: 0x7FFFFFFE = no data; 0x7FFFFFFF / 0x80000000 are the generic
 # overflow / underflow codes (§B general rules), outside the valid range.
 E7_NO_DATA: Final = 0x7FFFFFFE
@@ -82,7 +82,7 @@ E8_NO_DATA: Final = 0x7FFE
 _S16_OVERFLOW: Final = 0x7FFF
 _S16_UNDERFLOW: Final = -0x8000
 # protocol.md §B.1 0xE2/0xE4: day u16 + 48 × u32 = 194 bytes; slot i at 00:00 + 30 min × i.
-HISTORY1_SLOTS: Final = 48
+HISTORY1_SLOTS: Final = SLOTS_PER_DAY
 HISTORY1_LEN: Final = 2 + 4 * HISTORY1_SLOTS
 HISTORY1_UNSET_DAY: Final = 0x00FF
 # protocol.md §B.1 0xE5: 0..99 days back; 0xFF default (unset).
@@ -90,7 +90,7 @@ MAX_HISTORY_DAY: Final = 99
 E5_UNSET: Final = 0xFF
 # protocol.md §B.1 0xEC/0xED: n 1..12 pairs, 30 minutes apart, minute 0 or 30.
 HISTORY2_MAX_PAIRS: Final = 12
-HISTORY2_STEP: Final = timedelta(minutes=30)
+HISTORY2_STEP: Final = SLOT
 # protocol.md §B.1 0xEE/0xEF: n 1..10 pairs, 1 minute apart.
 HISTORY3_MAX_PAIRS: Final = 10
 HISTORY3_STEP: Final = timedelta(minutes=1)
@@ -98,7 +98,6 @@ HISTORY3_STEP: Final = timedelta(minutes=1)
 _PAIR_HEADER: Final = 7
 # protocol.md §B.1 0xC0: 0x00 + 3-byte maker code + 12 free bytes = 16.
 ROUTE_B_ID_FREE_LEN: Final = 12
-_SLOT: Final = timedelta(minutes=30)
 _SLOTS48: Final = struct.Struct(">48I")
 _PAIRS: Final[tuple[struct.Struct, ...]] = tuple(
     struct.Struct(f">{2 * n}I") for n in range(HISTORY2_MAX_PAIRS + 1)
@@ -187,7 +186,7 @@ class DailyHistory:
         """(time stamp, raw count) per slot: slot i at 00:00 + 30 min × i of the history day."""
         day = self.history_date(today)
         start = datetime(day.year, day.month, day.day)
-        return tuple((start + _SLOT * i, raw) for i, raw in enumerate(self.raw))
+        return tuple((start + SLOT * i, raw) for i, raw in enumerate(self.raw))
 
     def kwh(self, scale: EnergyScale | None = None) -> tuple[Decimal | None, ...]:
         """Exact kWh per slot (None for no data or an unknown unit)."""

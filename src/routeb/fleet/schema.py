@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from routeb.meter_time import SLOT_SECONDS
+
 __all__ = [
     "DEFAULT_BASE_TOPIC",
     "SCHEMA_VERSION",
@@ -197,7 +199,7 @@ def decode(payload: bytes | bytearray | str) -> FleetMessage:
         None if sent is None else float(sent),
     )
     for ts, *_ in message.slots:
-        if ts % 1800:
+        if ts % SLOT_SECONDS:
             raise MessageError(f"s: {ts} is not a :00/:30 boundary")
     return message
 

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from routeb.storage.times import DAY_SECONDS, JST_OFFSET, SLOT_SECONDS
+from routeb.meter_time import SLOTS_PER_DAY
+from routeb.storage.times import DAY_SECONDS, JST_OFFSET
 
 __all__ = ["DAYS", "DAY_TOTALS", "INSTANT", "POWER"]
-
-_SLOTS_PER_DAY: Final = DAY_SECONDS // SLOT_SECONDS  # 48: JST has no daylight saving
 
 
 def _iso(column: str) -> str:
@@ -77,11 +76,11 @@ POWER: Final[dict[str, str]] = {
 DAYS: Final = (
     "WITH RECURSIVE days(day) AS (SELECT ? UNION ALL SELECT day + 1 FROM days WHERE day < ?) "
     'SELECT printf(\'{"date":"%s","import_kwh":%s,"export_kwh":%s,"import_slots":%d,'
-    f'"export_slots":%d,"expected_slots":{_SLOTS_PER_DAY},"complete":%s,"peak_w":%s}}\', '
+    f'"export_slots":%d,"expected_slots":{SLOTS_PER_DAY},"complete":%s,"peak_w":%s}}\', '
     f"date(days.day * {DAY_SECONDS}, 'unixepoch'), "
     f"{_fixed('s.import_use_e4', 4)}, {_fixed('s.export_use_e4', 4)}, "
     "coalesce(s.import_n, 0), coalesce(s.export_n, 0), "
-    f"CASE WHEN s.import_n = {_SLOTS_PER_DAY} THEN 'true' ELSE 'false' END, "
+    f"CASE WHEN s.import_n = {SLOTS_PER_DAY} THEN 'true' ELSE 'false' END, "
     f"{_number('p.max_w')}) "
     "FROM days LEFT JOIN slot_days AS s ON s.meter_id = ? AND s.day = days.day "
     "LEFT JOIN power_day AS p ON p.meter_id = ? AND p.day = days.day ORDER BY days.day"

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Final
 
 from routeb.errors import UsageError
+from routeb.meter_time import JST
 
 __all__ = ["JST", "Bill", "CostLine", "HalfHour"]
 
 #: Japan Standard Time. Japan has no daylight saving time, so a fixed offset is exact.
-JST: Final = timezone(timedelta(hours=9), "JST")
 
 
 @dataclass(frozen=True)
