@@ -1,7 +1,9 @@
-"""Shared fixtures: real servers on loopback."""
+"""Shared fixtures: real servers on loopback; every async test fails when it leaves tasks."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,38 @@ import pytest
 
 from tests.servers.mosquitto import Broker
 from tests.servers.postgres import Postgres
+
+# Loop turns a task that was just cancelled or completed may need to finish.
+_SETTLE_TURNS = 20
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put :func:`no_lingering_tasks` first in every async test, so that it is set up first
+    and torn down last: it sees what is left after every other fixture has cleaned up."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is not None and inspect.iscoroutinefunction(function):
+            names: list[str] = item.fixturenames  # type: ignore[attr-defined]
+            if "no_lingering_tasks" not in names:
+                names.insert(0, "no_lingering_tasks")
+
+
+@pytest.fixture
+async def no_lingering_tasks() -> AsyncIterator[None]:
+    """Architecture rule 13: an async test fails when tasks it started outlive it."""
+    before = asyncio.all_tasks()
+    yield
+    left: set[asyncio.Task[Any]] = set()
+    for _ in range(_SETTLE_TURNS):
+        left = asyncio.all_tasks() - before - {asyncio.current_task()}  # type: ignore[operator]
+        if not left:
+            return
+        await asyncio.sleep(0)
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+    names = ", ".join(sorted(getattr(t.get_coro(), "__qualname__", repr(t)) for t in left))
+    pytest.fail(f"{len(left)} task(s) still running after the test: {names}", pytrace=False)
 
 
 @pytest.fixture

@@ -386,6 +386,15 @@ class Bridge:
         if pending:
             self.stats.late += 1
 
+    async def aclose(self) -> None:
+        """Cancel the radio fetches still in flight (a fetch outlives a late request's
+        deadline so that the next request can share it) and wait for them to end."""
+        tasks = set(self._inflight.values())
+        self._inflight.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def _done(self, keys: Iterable[Key]) -> None:
         current = asyncio.current_task()
         for key in keys:
