@@ -13,6 +13,7 @@ import json
 import sys
 import tempfile
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,13 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--clock-speed", type=float, default=1.0, help="how fast the meter's clock runs"
     )
+    parser.add_argument(
+        "--clock-start",
+        type=_jst_time,
+        metavar="YYYY-MM-DDTHH:MM",
+        help="the meter's JST time at start (default: now); with --clock-speed, a soak "
+        "can run a past calendar up to the present",
+    )
     parser.add_argument("--tcp", type=int, metavar="PORT", help="also serve socket:// on PORT")
     parser.add_argument("--seed", type=int, default=1, help="seed of the household model")
     parser.add_argument(
@@ -69,6 +77,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--fleet", type=int, metavar="N", help="simulate N homes (docs/fleet.md)")
     parser.add_argument("--mqtt", metavar="URL", help="with --fleet: the broker, mqtt://host:1883")
     parser.set_defaults(handler=_handle)
+
+
+def _jst_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date-time: {text!r}") from None
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -96,6 +111,7 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
         password=password,
         time_scale=args.time_scale,
         clock_speed=args.clock_speed,
+        clock_start=args.clock_start,
         tcp=args.tcp,
         seed=args.seed,
         link=args.link,

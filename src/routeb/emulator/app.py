@@ -13,10 +13,11 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from routeb.emulator.clock import EmulatorClock
+from routeb.emulator.clock import EmulatorClock, jst_now
 from routeb.emulator.meter import EmulatedMeter
 from routeb.emulator.module import EmulatedModule, ModuleFaults, RadioMeter
 from routeb.emulator.profile import MeterProfile
@@ -69,6 +70,8 @@ class EmulatorOptions:
     password: str = DEFAULT_PASSWORD
     time_scale: float = 1.0
     clock_speed: float = 1.0
+    # The meter's (true) JST time at start-up; None: now.
+    clock_start: datetime | None = None
     tcp: int | None = None
     seed: int = 1
     profile: MeterProfile = field(default_factory=MeterProfile)
@@ -146,7 +149,11 @@ class Emulator:
     def __init__(self, options: EmulatorOptions) -> None:
         self.options = options
         profile = options.profile
-        self.clock = EmulatorClock(speed=options.clock_speed, offset=profile.clock_offset)
+        self.clock = EmulatorClock(
+            start=options.clock_start or jst_now(),
+            speed=options.clock_speed,
+            offset=profile.clock_offset,
+        )
         self.meter = EmulatedMeter(profile, self.clock, max_properties=options.max_properties)
         self.radio = RadioMeter(
             profile.mac, profile.channel, profile.effective_pan_id, options.rbid, options.password
