@@ -420,14 +420,14 @@ def cases(contents: Contents) -> list[Case]:
         y = year(rng)
         return f"/api/v1/daily?from={y}-01-01&to={y}-12-31"
 
-    def daily_all(rng: random.Random) -> str:
+    def daily_all(_rng: random.Random) -> str:
         return f"/api/v1/daily?from={first}&to={last}"
 
     def monthly_year(rng: random.Random) -> str:
         y = year(rng)
         return f"/api/v1/monthly?from={y}-01&to={y}-12"
 
-    def monthly_all(rng: random.Random) -> str:
+    def monthly_all(_rng: random.Random) -> str:
         return f"/api/v1/monthly?from={first:%Y-%m}&to={last:%Y-%m}"
 
     def cost_day(rng: random.Random) -> str:
@@ -480,11 +480,11 @@ def cases(contents: Contents) -> list[Case]:
             lambda rng: "/api/v1/readings?resolution=halfhour&" + raw_at(rng, 30 * 24),
         ),
         Case("`/cost` one day (today)", "cost", cost_day),
-        Case("`/cost` default (billing period so far)", "cost", lambda rng: "/api/v1/cost"),
+        Case("`/cost` default (billing period so far)", "cost", lambda _rng: "/api/v1/cost"),
         Case("`/cost?group=day` one month", "cost", cost_month_by_day),
         Case("`/cost?group=month` one year", "cost", cost_year_by_month),
         Case("`/cost?group=billing` one year", "cost", cost_billing_year),
-        Case("`/latest`", "live", lambda rng: "/api/v1/latest"),
+        Case("`/latest`", "live", lambda _rng: "/api/v1/latest"),
     ]
 
 

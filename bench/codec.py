@@ -63,13 +63,16 @@ SCALE = EnergyScale(1, Decimal("0.01"))
 # package re-exports the class under the module's name, hence import_module).
 pychonet_meter = importlib.import_module("pychonet.LowVoltageSmartElectricEnergyMeter")
 _PYCHONET = {
-    0xE0: pychonet_meter._0288E0,
-    0xE3: pychonet_meter._0288E0,
-    0xE7: pychonet_meter._0288E7,
-    0xE8: pychonet_meter._0288E8,
-    0xEA: pychonet_meter._0288EA,
-    0xEB: pychonet_meter._0288EA,
-    0xE2: pychonet_meter._0288E2,
+    epc: getattr(pychonet_meter, f"_0288{name}")  # its module-private functions, by name
+    for epc, name in (
+        (0xE0, "E0"),
+        (0xE3, "E0"),
+        (0xE7, "E7"),
+        (0xE8, "E8"),
+        (0xEA, "EA"),
+        (0xEB, "EA"),
+        (0xE2, "E2"),
+    )
 }
 
 

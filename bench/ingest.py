@@ -96,9 +96,8 @@ def _unique_rows(
 
 def binary_copy(dsn: str, sim_messages: list[FleetMessage]) -> tuple[int, float]:
     """The stricter baseline: pre-encoded binary COPY; the clock covers only send and commit."""
-    writer = pg.Writer(dsn)
-    conn = writer._connection()
-    writer.partitions.for_messages(conn, sim_messages)
+    conn = pg.connect(dsn)
+    pg.PartitionKeeper().for_messages(conn, sim_messages)
     encoded: list[tuple[str, bytes]] = []
     rows = 0
     with conn.cursor() as cur:
@@ -116,15 +115,14 @@ def binary_copy(dsn: str, sim_messages: list[FleetMessage]) -> tuple[int, float]
             with cur.copy(statement.encode()) as copy:
                 copy.write(data)
     took = time.perf_counter() - started
-    writer.close()
+    conn.close()
     return rows, took
 
 
 def raw_copy(dsn: str, sim_messages: list[FleetMessage]) -> tuple[int, float]:
     """The earlier baseline: text COPY, one write_row and strftime per row in the window."""
-    writer = pg.Writer(dsn)
-    conn = writer._connection()
-    writer.partitions.for_messages(conn, sim_messages)
+    conn = pg.connect(dsn)
+    pg.PartitionKeeper().for_messages(conn, sim_messages)
     rows = 0
     started = time.perf_counter()
     with conn.transaction(), conn.cursor() as cur:
@@ -145,7 +143,7 @@ def raw_copy(dsn: str, sim_messages: list[FleetMessage]) -> tuple[int, float]:
                         copy.write_row((m.site, m.meter, ts, *row[1:cols]))
                         rows += 1
     took = time.perf_counter() - started
-    writer.close()
+    conn.close()
     return rows, took
 
 

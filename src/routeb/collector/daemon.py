@@ -197,7 +197,7 @@ class Collector:
                     delay = self.settings.retry_delay
                     await self._event("connected", "meter session up")
                     await self._serve(link)
-            except Exception as caught:
+            except Exception as caught:  # noqa: BLE001 - the recorder reconnects after any failure
                 exc = _first_error(caught)
                 if isinstance(exc, AuthenticationError):
                     # Latched credentials: never hammer the meter; wait for new ones (SIGHUP).

@@ -221,7 +221,7 @@ class Emulator:
         else:
             if sock is not None:
                 self._udp_group, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-                    lambda: GroupProtocol(udp._deliver), sock=sock
+                    lambda: GroupProtocol(udp.deliver), sock=sock
                 )
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._udp_serve(udp)))

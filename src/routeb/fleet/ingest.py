@@ -30,7 +30,7 @@ from routeb.fleet.schema import (
     MessageError,
     decode,
 )
-from routeb.fleet.settings import FleetSettings, mqtt_client
+from routeb.fleet.settings import FleetSettings, mqtt_client, paho_client
 
 __all__ = ["IngestOptions", "IngestWorker"]
 
@@ -94,7 +94,7 @@ class IngestWorker:
                         receive_maximum=self.options.receive_maximum,
                     )
                     # Acknowledge only after the commit (paho sends PUBACK on client.ack()).
-                    client._client.manual_ack_set(True)
+                    paho_client(client).manual_ack_set(True)
                     async with client:
                         await client.subscribe(self.options.topic, qos=1)
                         self.metrics.connected = True
@@ -186,7 +186,7 @@ class IngestWorker:
                 break
             for mid, qos in batch.acks:
                 if qos:
-                    client._client.ack(mid, qos)
+                    paho_client(client).ack(mid, qos)
             now = time.time()
             took = time.monotonic() - started
             self._observe_latency(batch.messages, now)

@@ -304,7 +304,7 @@ class contextlib_all:
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.__aexit__(None, None, None)
             # Retrieve a lost connection's error, or asyncio reports it when collected.
-            lost = client._disconnected  # aiomqtt keeps it private
+            lost = client._disconnected  # aiomqtt keeps it private  # noqa: SLF001 - aiomqtt keeps the lost connection's error private
             if lost.done() and not lost.cancelled():
                 lost.exception()
 
