@@ -25,7 +25,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from routeb.echonet.energy import MAX_COEFFICIENT, MAX_COUNT, MAX_DIGITS, MIN_DIGITS
 from routeb.meter_time import SLOT_SECONDS
+from routeb.storage.model import MAX_CURRENT_DA, MAX_POWER_W, MIN_CURRENT_DA, MIN_POWER_W
 
 __all__ = [
     "DEFAULT_BASE_TOPIC",
@@ -56,21 +58,20 @@ SlotRow = tuple[
 
 _INT64: Final = 2**63 - 1
 _TS_MAX: Final = 2**37  # year 6325: anything beyond is garbage
-_RAW_MAX: Final = 99_999_999
-# (low, high, nullable) per column
+# (low, high, nullable) per column: the ranges of protocol.md §B.1 as the store keeps them.
 _INSTANT_COLS: Final = (
     (0, _TS_MAX, False),
-    (-2_147_483_647, 2_147_483_645, True),
-    (-32_767, 32_765, True),
-    (-32_767, 32_765, True),
+    (MIN_POWER_W, MAX_POWER_W, True),
+    (MIN_CURRENT_DA, MAX_CURRENT_DA, True),
+    (MIN_CURRENT_DA, MAX_CURRENT_DA, True),
 )
 _ENERGY_COLS: Final = (
     (0, _TS_MAX, False),
-    (0, _RAW_MAX, True),
-    (0, _RAW_MAX, True),
-    (0, 999_999, False),
+    (0, MAX_COUNT, True),
+    (0, MAX_COUNT, True),
+    (0, MAX_COEFFICIENT, False),
     (0, 255, True),
-    (1, 8, True),
+    (MIN_DIGITS, MAX_DIGITS, True),
 )
 _SLOT_COLS: Final = (
     *_ENERGY_COLS,
