@@ -18,9 +18,10 @@ decoded and every property's value decoded. What each side does, exactly:
 Rounds are interleaved so machine noise hits both alike; medians and the ratios are reported,
 with a per-frame breakdown (best of three short runs).
 
-Start-up: ``routeb decode HEX`` (the console script of this interpreter's environment) and
-``python -c pass`` run as fresh processes in interleaved rounds, with byte-code caches (as an
-installed wheel has them: written to a temporary ``PYTHONPYCACHEPREFIX`` by a first run).
+Start-up: ``routeb decode HEX`` (the console script of this interpreter's environment),
+``python -c pass`` and a bare import of the standard-library modules it needs run as fresh
+processes in interleaved rounds, with byte-code caches (as an installed wheel has them:
+written to a temporary ``PYTHONPYCACHEPREFIX`` by a first run).
 
     python bench/codec.py [--rounds 9] [--seconds 0.5] [--starts 31]
 """
@@ -142,11 +143,17 @@ def rate(decode: Callable[[bytes], object], frames: list[bytes], seconds: float)
     return done / (time.perf_counter() - start)
 
 
+_DECODE_STDLIB = ("argparse", "dataclasses", "datetime", "decimal", "enum", "json", "struct")
+
+
 def start_times(rounds: int) -> dict[str, list[float]]:
     """Wall seconds of ``routeb decode HEX`` and ``python -c pass`` as fresh processes."""
     routeb = Path(sys.executable).with_name("routeb")
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
+        # The standard-library modules `routeb decode` cannot do without, alone: the floor
+        # of this design (dataclasses brings inspect, ast, dis; argparse brings re, gettext).
+        "stdlib it imports": [sys.executable, "-c", f"import {', '.join(_DECODE_STDLIB)}"],
         "routeb decode HEX": [str(routeb), "decode", MIX[0].hex().upper()],
     }
     with tempfile.TemporaryDirectory() as cache:
@@ -201,7 +208,7 @@ def main() -> None:
         for name, side in times.items():
             ms = sorted(t * 1e3 for t in side)
             print(
-                f"  {name:20s} median {statistics.median(ms):6.1f}  min {ms[0]:6.1f}  "
+                f"  {name:18s} median {statistics.median(ms):6.1f}  min {ms[0]:6.1f}  "
                 f"p90 {ms[int(0.9 * (len(ms) - 1))]:6.1f}  "
                 f"(median − python -c pass: {statistics.median(ms) - bare * 1e3:5.1f})"
             )
