@@ -23,7 +23,7 @@ Start-up: ``routeb decode HEX`` (the console script of this interpreter's enviro
 processes in interleaved rounds, with byte-code caches (as an installed wheel has them:
 written to a temporary ``PYTHONPYCACHEPREFIX`` by a first run).
 
-    python bench/codec.py [--rounds 9] [--seconds 0.5] [--starts 31]
+    python bench/codec.py [--rounds 9] [--seconds 0.5] [--starts 31] [--compare-src DIR]
 """
 
 from __future__ import annotations
@@ -146,7 +146,11 @@ def rate(decode: Callable[[bytes], object], frames: list[bytes], seconds: float)
 _DECODE_STDLIB = ("argparse", "dataclasses", "datetime", "decimal", "enum", "json", "struct")
 
 
-def start_times(rounds: int) -> dict[str, list[float]]:
+# What the console script runs, for a source tree given with --compare-src.
+_CONSOLE = "import sys; from routeb.cli import main; sys.exit(main())"
+
+
+def start_times(rounds: int, compare: Path | None = None) -> dict[str, list[float]]:
     """Wall seconds of ``routeb decode HEX`` and ``python -c pass`` as fresh processes."""
     routeb = Path(sys.executable).with_name("routeb")
     commands = {
@@ -159,13 +163,18 @@ def start_times(rounds: int) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as cache:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = cache
+        envs = dict.fromkeys(commands, env)
+        if compare is not None:
+            name = f"… from {compare}"
+            commands[name] = [sys.executable, "-c", _CONSOLE, "decode", MIX[0].hex().upper()]
+            envs[name] = {**env, "PYTHONPATH": str(compare)}
         times: dict[str, list[float]] = {name: [] for name in commands}
-        for command in commands.values():  # writes the byte-code caches, untimed
-            subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        for name, command in commands.items():  # writes the byte-code caches, untimed
+            subprocess.run(command, env=envs[name], check=True, stdout=subprocess.DEVNULL)
         for _ in range(rounds):
             for name, command in commands.items():
                 start = time.perf_counter()
-                subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+                subprocess.run(command, env=envs[name], check=True, stdout=subprocess.DEVNULL)
                 times[name].append(time.perf_counter() - start)
     return times
 
@@ -175,6 +184,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--starts", type=int, default=31, help="start-up rounds (0: skip)")
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        help="also start routeb decode from this source tree (e.g. an older checkout's src)",
+    )
     args = parser.parse_args()
     check()
     sides = {
@@ -202,13 +216,13 @@ def main() -> None:
         ]
         print(f"  {name:24s} " + " / ".join(f"{u:5.2f}" for u in us))
     if args.starts:
-        times = start_times(args.starts)
+        times = start_times(args.starts, args.compare_src)
         print(f"start-up, fresh process, {args.starts} interleaved rounds (ms):")
         bare = statistics.median(times["python -c pass"])
         for name, side in times.items():
             ms = sorted(t * 1e3 for t in side)
             print(
-                f"  {name:18s} median {statistics.median(ms):6.1f}  min {ms[0]:6.1f}  "
+                f"  {name:24s} median {statistics.median(ms):6.1f}  min {ms[0]:6.1f}  "
                 f"p90 {ms[int(0.9 * (len(ms) - 1))]:6.1f}  "
                 f"(median − python -c pass: {statistics.median(ms) - bare * 1e3:5.1f})"
             )
