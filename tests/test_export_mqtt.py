@@ -9,14 +9,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import aiomqtt
 import pytest
 
-from routeb.collector.live import LinkSnapshot, LiveHub, LiveState
 from routeb.export.mqtt import MeterDevice, MqttPublisher, MqttSettings, state_payload
+from routeb.live import LinkSnapshot, LiveHub, LiveState
 from tests.servers.mosquitto import Broker
 
 SEEN = datetime(2026, 5, 20, 5, 30, tzinfo=UTC)
@@ -36,7 +37,7 @@ def live(online: bool = True, **changes: object) -> LiveState:
         last_seen=SEEN,
         link=LinkSnapshot(state="ready", lqi=0xB2, rssi_dbm=-55.3),
     )
-    return state.updated(**changes)
+    return replace(state, **changes)  # type: ignore[arg-type]
 
 
 async def collect(broker: Broker, topics: list[str]) -> AsyncIterator[aiomqtt.Message]:
@@ -172,7 +173,7 @@ async def test_last_will_marks_the_bridge_offline_when_the_process_dies(broker: 
     script = textwrap.dedent(
         f"""
         import asyncio
-        from routeb.collector.live import LiveHub, LiveState
+        from routeb.live import LiveHub, LiveState
         from routeb.export.mqtt import MqttPublisher, MqttSettings
         async def main():
             hub = LiveHub()

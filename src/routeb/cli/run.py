@@ -21,13 +21,13 @@ from routeb import __version__
 from routeb.cli._common import Settings, add_connection_args, load_settings, run, setup_logging
 from routeb.collector.daemon import Collector, CollectorSettings, MeterLink
 from routeb.collector.links import open_lan_link, open_wisun
-from routeb.collector.live import LiveHub
 from routeb.collector.recording import StoreRecorder
 from routeb.config import Config, with_overrides
 from routeb.driver.cache import meter_key
 from routeb.driver.session import SessionSettings
 from routeb.errors import ConfigError
 from routeb.export.mqtt import MqttPublisher, MqttSettings
+from routeb.live import LiveHub
 from routeb.meter.client import ClientSettings
 from routeb.storage import AsyncStore, RetentionPolicy
 from routeb.tariff import load_tariff
