@@ -34,6 +34,10 @@ fi
 # Built in place (a venv records its own path); the stamp, written last, marks it complete.
 rm -rf "$venv"
 "$python" -m venv "$venv" >&2
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs" >&2
+if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs" \
+    >"$venv/.pip.log" 2>&1; then
+    cat "$venv/.pip.log" >&2
+    exit 1
+fi
 cp "$reqs" "$stamp"
 echo "$venv"

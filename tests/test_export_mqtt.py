@@ -16,7 +16,13 @@ from decimal import Decimal
 import aiomqtt
 import pytest
 
-from routeb.export.mqtt import MeterDevice, MqttPublisher, MqttSettings, state_payload
+from routeb.export.mqtt import (
+    MeterDevice,
+    MqttPublisher,
+    MqttSettings,
+    discovery_payload,
+    state_payload,
+)
 from routeb.live import LinkSnapshot, LiveHub, LiveState
 from tests.servers.mosquitto import Broker
 
@@ -209,3 +215,21 @@ def test_state_payload_keeps_exact_decimal_digits() -> None:
     payload = state_payload(live(energy_import_kwh=Decimal("99999999.9999")))
     assert '"energy_import":99999999.9999' in payload
     assert json.loads(payload)["last_slot_export"] is None
+
+
+def test_entities_name_their_entity_id_for_every_home_assistant_version() -> None:
+    # homeassistant.md §2.3: object_id seeds the entity id up to 2026.3 (deprecated from
+    # 2025.10, gone in 2026.4); default_entity_id replaces it from 2025.10. Both are sent.
+    cmps = discovery_payload(MqttSettings(), MeterDevice("m1"))["cmps"]
+    for key, component in cmps.items():
+        domain = component["p"]
+        assert component["default_entity_id"] == f"{domain}.routeb_m1_{key}"
+        assert component["object_id"] == f"routeb_m1_{key}"
+
+
+def test_every_component_subscribes_at_qos_1() -> None:
+    # homeassistant.md §2.2: up to 2026.5 a device-level qos is not passed to the components.
+    payload = discovery_payload(MqttSettings(), MeterDevice("m1"))
+    assert payload["cmps"]
+    for component in payload["cmps"].values():
+        assert component["qos"] == 1

@@ -133,7 +133,11 @@ def discovery_payload(settings: MqttSettings, device: MeterDevice) -> dict[str, 
             continue
         component = _component(quantity, quantity.entity)
         component["unique_id"] = f"{uid}_{quantity.key}"
+        # homeassistant.md §2.3: object_id seeds the entity id up to HA 2026.3 (deprecated
+        # from 2025.10.0, dropped in 2026.4.0); default_entity_id (2025.10.0+) replaces it and
+        # wins when both are given, without a warning. Both: every version, no warning.
         component["object_id"] = f"{uid}_{quantity.key}"
+        component["default_entity_id"] = f"{quantity.entity.platform}.{uid}_{quantity.key}"
         components[quantity.key] = component
     dev: dict[str, Any] = {
         "ids": [uid],
