@@ -37,6 +37,8 @@ _ONLINE: Final = "online"
 _OFFLINE: Final = "offline"
 _RECONNECT_MIN: Final = 1.0
 _RECONNECT_MAX: Final = 60.0
+# Every publish and Home Assistant's every subscription: at least once (MQTT 3.1.1 §4.3.2).
+_QOS: Final = 1
 # The binary sensors' payloads (Home Assistant's defaults, mqtt/binary_sensor.py).
 _BINARY: Final = {True: "ON", False: "OFF"}
 
@@ -128,11 +130,14 @@ def discovery_payload(settings: MqttSettings, device: MeterDevice) -> dict[str, 
     base = f"{settings.base_topic}/{device.meter}"
     uid = f"{settings.base_topic}_{device.meter}"
     components: dict[str, dict[str, Any]] = {}
+    # homeassistant.md §2.2: HA ≤ 2026.5 does not pass a device-level qos to the components,
+    # so each component says it (the device-level one stays for 2026.6+).
     for quantity in QUANTITIES:
         if quantity.entity is None:
             continue
         component = _component(quantity, quantity.entity)
         component["unique_id"] = f"{uid}_{quantity.key}"
+        component["qos"] = _QOS
         # homeassistant.md §2.3: object_id seeds the entity id up to HA 2026.3 (deprecated
         # from 2025.10.0, dropped in 2026.4.0); default_entity_id (2025.10.0+) replaces it and
         # wins when both are given, without a warning. Both: every version, no warning.
@@ -160,7 +165,7 @@ def discovery_payload(settings: MqttSettings, device: MeterDevice) -> dict[str, 
             {"topic": f"{base}/availability"},
         ],
         "availability_mode": "all",
-        "qos": 1,
+        "qos": _QOS,
     }
 
 
