@@ -233,3 +233,19 @@ def test_every_component_subscribes_at_qos_1() -> None:
     assert payload["cmps"]
     for component in payload["cmps"].values():
         assert component["qos"] == 1
+
+
+def test_slot_energy_is_a_total_per_slot_bought_and_sold() -> None:
+    # homeassistant.md §2.6: state_class total with last_reset = the slot's start, so each
+    # slot is a new cycle of the long-term sum; bought and sold both.
+    cmps = discovery_payload(MqttSettings(), MeterDevice("m1"))["cmps"]
+    for key in ("last_slot_import", "last_slot_export"):
+        assert cmps[key]["device_class"] == "energy"
+        assert cmps[key]["state_class"] == "total"
+        assert cmps[key]["last_reset_value_template"] == "{{ value_json.last_slot_start }}"
+    state = live(
+        last_slot_export_kwh=Decimal("0.05"), last_slot_end=datetime(2026, 5, 20, 6, tzinfo=UTC)
+    )
+    payload = json.loads(state_payload(state))
+    assert payload["last_slot_export"] == 0.05
+    assert payload["last_slot_start"] == "2026-05-20T05:30:00+00:00"

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from routeb.export.mqtt import MeterDevice, MqttSettings, discovery_payload, state_payload
 from routeb.export.prometheus import render
 from routeb.live import (
@@ -22,6 +24,15 @@ from routeb.live import (
 )
 
 AT = datetime(2026, 5, 20, 5, 30, tzinfo=UTC)
+# homeassistant.md §2.5: the units and state classes Home Assistant accepts per device class.
+ALLOWED = {
+    "power": ({"W"}, {"measurement"}),
+    "current": ({"A"}, {"measurement"}),
+    "energy": ({"kWh"}, {"total", "total_increasing"}),
+    "signal_strength": ({"dBm", "dB"}, {"measurement"}),
+    "timestamp": ({None}, {None}),
+    "problem": ({None}, {None}),
+}
 
 
 def full_state() -> LiveState:
@@ -42,6 +53,14 @@ def test_keys_are_unique_and_valid_ids() -> None:
     for key in keys:
         assert key.replace("_", "").isalnum()
         assert key.islower()
+
+
+@pytest.mark.parametrize("quantity", [q for q in QUANTITIES if q.entity], ids=lambda q: q.key)
+def test_entities_use_pairs_home_assistant_accepts(quantity: object) -> None:
+    entity = quantity.entity  # type: ignore[attr-defined]
+    units, classes = ALLOWED[entity.device_class]
+    assert quantity.unit in units  # type: ignore[attr-defined]
+    assert entity.state_class in classes
 
 
 def test_every_entity_is_discovered_and_in_the_state() -> None:

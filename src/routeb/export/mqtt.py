@@ -116,6 +116,8 @@ def _component(quantity: Quantity, entity: Entity) -> dict[str, Any]:
         component["device_class"] = entity.device_class
     if entity.state_class is not None:
         component["state_class"] = entity.state_class
+    if entity.last_reset is not None:
+        component["last_reset_value_template"] = f"{{{{ value_json.{entity.last_reset} }}}}"
     if quantity.unit is not None:
         component["unit_of_measurement"] = quantity.unit
     if entity.platform == "binary_sensor":

@@ -124,6 +124,10 @@ def _link(name: str, help_text: str, breakdown: str | None = None) -> Metric:
 _POWER: Final = Entity(device_class="power", state_class="measurement")
 _CURRENT: Final = Entity(device_class="current", state_class="measurement")
 _COUNTER: Final = Entity(device_class="energy", state_class="total_increasing")
+# Energy of one 30-minute slot: each slot is a new cycle that starts at last_slot_start.
+_SLOT_ENERGY: Final = Entity(
+    device_class="energy", state_class="total", last_reset="last_slot_start"
+)
 
 QUANTITIES: Final[tuple[Quantity, ...]] = (
     Quantity(
@@ -203,7 +207,7 @@ QUANTITIES: Final[tuple[Quantity, ...]] = (
         "0xEA",
         lambda s: s.last_slot_import_kwh,
         precision=2,
-        entity=Entity(device_class="energy"),
+        entity=_SLOT_ENERGY,
         metric=_slot("import"),
     ),
     Quantity(
@@ -214,6 +218,7 @@ QUANTITIES: Final[tuple[Quantity, ...]] = (
         "0xEB",
         lambda s: s.last_slot_export_kwh,
         precision=2,
+        entity=_SLOT_ENERGY,
         metric=_slot("export"),
     ),
     Quantity(
@@ -223,7 +228,6 @@ QUANTITIES: Final[tuple[Quantity, ...]] = (
         None,
         "0xEA",
         lambda s: s.last_slot_start,
-        in_state=False,
     ),
     Quantity(
         "last_slot_end",
