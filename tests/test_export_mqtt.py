@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -12,10 +13,12 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import aiomqtt
 import pytest
 
+from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, EmulatorOptions
 from routeb.export.mqtt import (
     MeterDevice,
     MqttPublisher,
@@ -24,7 +27,7 @@ from routeb.export.mqtt import (
     state_payload,
 )
 from routeb.live import LinkSnapshot, LiveHub, LiveState
-from tests.servers.mosquitto import Broker
+from tests.servers.mosquitto import Broker, free_port
 
 SEEN = datetime(2026, 5, 20, 5, 30, tzinfo=UTC)
 
@@ -249,3 +252,66 @@ def test_slot_energy_is_a_total_per_slot_bought_and_sold() -> None:
     payload = json.loads(state_payload(state))
     assert payload["last_slot_export"] == 0.05
     assert payload["last_slot_start"] == "2026-05-20T05:30:00+00:00"
+
+
+async def _run_daemon(broker: Broker, tmp_path: Path, device: str) -> subprocess.Popen[bytes]:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[meter]
+id = "{DEFAULT_ID}"
+password = "{DEFAULT_PASSWORD}"
+device = "{device}"
+state_dir = "{tmp_path / "state"}"
+[storage]
+db = "{tmp_path / "db.sqlite3"}"
+[http]
+listen = "127.0.0.1:{free_port()}"
+[mqtt]
+enabled = true
+url = "{broker.url}"
+""",
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTEB_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "routeb", "run", "--config", str(config), "--meter-name", "m1"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.timeout(90)
+async def test_daemon_says_offline_when_stopped_cleanly_and_when_killed(
+    broker: Broker, tmp_path: Path
+) -> None:
+    # The will fires only on an unclean disconnect: a clean stop (SIGTERM) must publish the
+    # retained offline itself, or Home Assistant shows stale values as live.
+    emulator = Emulator(EmulatorOptions(time_scale=0.01))
+    ready = await emulator.start()
+    try:
+        for stop in (signal.SIGTERM, signal.SIGKILL):
+            daemon = await _run_daemon(broker, tmp_path, ready["serial"])
+            try:
+                assert await wait_for(broker, "routeb/status", lambda p: p == b"online", 30)
+                await wait_for(broker, "routeb/m1/state", timeout=30)
+                daemon.send_signal(stop)
+                await asyncio.to_thread(daemon.wait, 30)
+                assert await wait_for(broker, "routeb/status", timeout=10) == b"offline", stop
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
+            if stop == signal.SIGTERM:
+                assert daemon.returncode == 0
+    finally:
+        await emulator.close()
+
+
+async def test_stop_returns_at_once_while_the_broker_is_away() -> None:
+    publisher = MqttPublisher(MqttSettings(url=f"mqtt://127.0.0.1:{free_port()}"), LiveHub())
+    task = asyncio.create_task(publisher.run())
+    await asyncio.sleep(0.3)  # first connection refused: waiting to reconnect
+    await asyncio.wait_for(publisher.stop(), 2)
+    await asyncio.wait_for(task, 1)

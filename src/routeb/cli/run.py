@@ -27,7 +27,8 @@ from routeb.driver.cache import meter_key
 from routeb.driver.session import SessionSettings
 from routeb.errors import ConfigError
 from routeb.export.mqtt import MqttPublisher, MqttSettings
-from routeb.live import LiveHub
+from routeb.live import LiveHub, Sink
+from routeb.live.sink import running as running_sinks
 from routeb.meter.client import ClientSettings
 from routeb.storage import AsyncStore, RetentionPolicy
 from routeb.tariff import load_tariff
@@ -125,6 +126,7 @@ async def _daemon(args: argparse.Namespace) -> int:
     await store.open()
     http = HttpServer(app, host, port)
     tasks: list[asyncio.Task[None]] = []
+    sinks: list[Sink] = []
     fleet: FleetPublisher | None = None
     stop = asyncio.Event()
     reload = asyncio.Event()
@@ -132,28 +134,31 @@ async def _daemon(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
+    stack = contextlib.AsyncExitStack()
     try:
         await http.start()
         if config.mqtt.enabled:
             mqtt = config.mqtt
-            publisher = MqttPublisher(
-                MqttSettings(
-                    url=mqtt.url,
-                    username=mqtt.username,
-                    password=mqtt.password,
-                    base_topic=mqtt.base_topic,
-                    discovery_prefix=mqtt.discovery_prefix,
-                    discovery=mqtt.discovery,
-                    ca_file=mqtt.ca_file,
-                    tls_insecure=mqtt.tls_insecure,
-                ),
-                hub,
+            sinks.append(
+                MqttPublisher(
+                    MqttSettings(
+                        url=mqtt.url,
+                        username=mqtt.username,
+                        password=mqtt.password,
+                        base_topic=mqtt.base_topic,
+                        discovery_prefix=mqtt.discovery_prefix,
+                        discovery=mqtt.discovery,
+                        ca_file=mqtt.ca_file,
+                        tls_insecure=mqtt.tls_insecure,
+                    ),
+                    hub,
+                )
             )
-            tasks.append(asyncio.create_task(publisher.run(), name="routeb-mqtt"))
         if config.fleet.enabled:
             fleet = _fleet_publisher(config, meter)
             tasks.append(asyncio.create_task(fleet.run(), name="routeb-fleet"))
         _LOG.info("routeb %s recording meter %s into %s", __version__, meter, config.storage.db)
+        await stack.enter_async_context(running_sinks(sinks))
         while not stop.is_set():
             collector = Collector(
                 _connector(settings, args),
@@ -183,6 +188,7 @@ async def _daemon(args: argparse.Namespace) -> int:
                 except ConfigError as exc:
                     _LOG.error("config reload failed, keeping the old one: %s", exc)
     finally:
+        await stack.aclose()  # each sink stops cleanly (MQTT says offline), then is cancelled
         if fleet is not None and fleet.connected.is_set() and not await fleet.drain(5.0):
             _LOG.warning("fleet: the rest of the outbox is published at the next start")
         for task in tasks:

@@ -13,6 +13,7 @@ Topics (``base`` defaults to ``routeb``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -187,6 +188,8 @@ class MqttPublisher:
         self.published = 0
         self.connections = 0
         self._announced: set[str] = set()
+        self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
 
     def _client(self) -> aiomqtt.Client:
         host, port, tls = self.settings.endpoint()
@@ -208,20 +211,40 @@ class MqttPublisher:
             keepalive=30,
         )
 
+    name = "mqtt"
+
     async def run(self) -> None:
-        """Connect, announce, publish; on any broker trouble wait and start again."""
+        """Connect, announce, publish; on any broker trouble wait and start again.
+
+        Returns after :meth:`stop` once ``offline`` is published (or the broker is away).
+        """
         delay = _RECONNECT_MIN
-        while True:
-            try:
-                async with self._client() as client:
-                    self.connections += 1
-                    delay = _RECONNECT_MIN
-                    await self._session(client)
-            except* aiomqtt.MqttError as group:
-                self.connected.clear()
-                _LOG.warning("MQTT broker: %s; reconnecting in %.0f s", group.exceptions[0], delay)
-            await asyncio.sleep(delay)
-            delay = min(_RECONNECT_MAX, delay * 2)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    async with self._client() as client:
+                        self.connections += 1
+                        delay = _RECONNECT_MIN
+                        await self._session(client)
+                except* aiomqtt.MqttError as group:
+                    self.connected.clear()
+                    if not self._stopping.is_set():
+                        _LOG.warning(
+                            "MQTT broker: %s; reconnecting in %.0f s", group.exceptions[0], delay
+                        )
+                if self._stopping.is_set():
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(_RECONNECT_MAX, delay * 2)
+        finally:
+            self.connected.clear()
+            self._stopped.set()
+
+    async def stop(self) -> None:
+        """Publish ``offline`` (retained) and disconnect cleanly; the will covers only crashes."""
+        self._stopping.set()
+        await self._stopped.wait()
 
     async def _session(self, client: aiomqtt.Client) -> None:
         settings = self.settings
@@ -232,11 +255,16 @@ class MqttPublisher:
             await client.subscribe(ha_status, qos=1)
         await self._announce_all(client)
         self.connected.set()
-        # Whichever ends first — a lost broker seen by the listener, or a failed publish —
-        # ends the session; the TaskGroup cancels the other.
+        # Whichever ends first — a lost broker seen by the listener, a failed publish, or
+        # stop() — ends the session; the TaskGroup cancels the rest.
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._listen(client, ha_status))
-            group.create_task(self._forward(client))
+            listen = group.create_task(self._listen(client, ha_status))
+            forward = group.create_task(self._forward(client))
+            await self._stopping.wait()
+            listen.cancel()
+            forward.cancel()
+        # A clean stop: the broker sends no will on DISCONNECT, so say it ourselves.
+        await client.publish(f"{settings.base_topic}/status", _OFFLINE, qos=1, retain=True)
 
     async def _forward(self, client: aiomqtt.Client) -> None:
         async for state in self.hub.updates():
