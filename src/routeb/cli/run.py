@@ -37,6 +37,7 @@ from routeb.web.server import HttpServer, build_app, parse_listen
 
 if TYPE_CHECKING:
     from routeb.fleet.publisher import FleetPublisher
+    from routeb.tariff import Tariff
 
 __all__ = ["register"]
 
@@ -109,13 +110,14 @@ async def _daemon(args: argparse.Namespace) -> int:
     host, port = parse_listen(config.http.listen)
     meter = args.meter_name or ("m" + meter_key(settings.rbid)[:11] if settings.rbid else "lan")
     hub = LiveHub()
+    tariff = load_tariff(config.tariff.file) if config.tariff.file else None
     app = build_app(hub, lambda: {"routeb_build_info": 1.0})
     # Raises ConfigError for a non-loopback listen address without http.token (docs/dashboard.md).
     build_dashboard(
         app,
         db_path=config.storage.db,
         hub=hub,
-        tariff=load_tariff(config.tariff.file) if config.tariff.file else None,
+        tariff=tariff,
         token=config.http.token,
         meter=meter,
         host=host,
@@ -154,6 +156,7 @@ async def _daemon(args: argparse.Namespace) -> int:
                     hub,
                 )
             )
+        sinks.extend(_statistics_sinks(config, tariff))
         if config.fleet.enabled:
             fleet = _fleet_publisher(config, meter)
             tasks.append(asyncio.create_task(fleet.run(), name="routeb-fleet"))
@@ -198,6 +201,19 @@ async def _daemon(args: argparse.Namespace) -> int:
         await store.close()
         _LOG.info("routeb run: stopped (session closed, database flushed)")
     return 0
+
+
+def _statistics_sinks(config: Config, tariff: Tariff | None) -> list[Sink]:
+    """The sinks that read the store: Home Assistant statistics, InfluxDB (when configured)."""
+    sinks: list[Sink] = []
+    ha = config.homeassistant
+    if ha.enabled and ha.token is not None:
+        from routeb.ha.client import HomeAssistantSettings  # noqa: PLC0415 - only with [ha]
+        from routeb.ha.sink import HomeAssistantStatisticsSink  # noqa: PLC0415
+
+        settings = HomeAssistantSettings(ha.url, ha.token, cost=ha.cost, interval=ha.interval)
+        sinks.append(HomeAssistantStatisticsSink(settings, config.storage.db, tariff))
+    return sinks
 
 
 def _fleet_publisher(config: Config, meter: str) -> FleetPublisher:
