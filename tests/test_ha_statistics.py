@@ -11,7 +11,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +24,7 @@ from routeb.ha.client import HomeAssistantSettings
 from routeb.ha.sink import HomeAssistantStatisticsSink
 from routeb.storage.model import SlotReading
 from routeb.storage.sqlite import SqliteStore
-from tests.servers.homeassistant import HomeAssistant, ha_venv
+from tests.servers.homeassistant import HomeAssistant
 from tests.servers.mosquitto import free_port
 
 SCALE = EnergyScale(1, Decimal("0.01"))  # 0.01 kWh per count (E1 = 0x02, protocol.md §B.1)
@@ -36,18 +35,6 @@ HOUR = timedelta(hours=1)
 SLOT = timedelta(minutes=30)
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture(scope="module")
-def home_assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
-    """One Home Assistant for the module, onboarded; each test uses its own meter's ids."""
-    server = HomeAssistant(tmp_path_factory.mktemp("ha"), ha_venv())
-    asyncio.run(server.start())
-    try:
-        asyncio.run(server.onboard())
-        yield server
-    finally:
-        server.stop()
 
 
 def first_boundary(days: int) -> datetime:
@@ -247,13 +234,13 @@ async def test_errors_are_one_line_with_their_exit_codes(
         },
         stats=[{"start": first_boundary(3).isoformat(), "sum": 1.0}],
     )
-    config = config_file(tmp_path, home_assistant, home_assistant.token, db)
     async with asyncio.timeout(30):
-        while True:
-            conflict = routeb("ha", "import", "--config", str(config))
-            if conflict.returncode != 0:
-                break
-            await asyncio.sleep(0.5)  # the other import is asynchronous
+        while not await home_assistant.command(
+            "recorder/get_statistics_metadata", statistic_ids=["routeb:m3_energy_import"]
+        ):
+            await asyncio.sleep(0.3)  # the other import is asynchronous
+    config = config_file(tmp_path, home_assistant, home_assistant.token, db)
+    conflict = routeb("ha", "import", "--config", str(config))
     assert conflict.returncode == 1
     assert "already has a statistic routeb:m3_energy_import" in conflict.stderr
     assert conflict.stderr.count("\n") == 1
@@ -292,16 +279,15 @@ async def test_the_tariffs_cost_is_its_own_statistic(
     done = routeb("ha", "import", "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert "routeb:m5_cost:" in done.stdout
+    energy = expected(db, "m5", "import")
+    async with asyncio.timeout(30):
+        while len(rows := await held(home_assistant, "routeb:m5_cost", start)) < len(energy):
+            await asyncio.sleep(0.5)  # imports are asynchronous
     meta = await home_assistant.command(
         "recorder/get_statistics_metadata", statistic_ids=["routeb:m5_cost"]
     )
     assert meta[0]["statistics_unit_of_measurement"] == "JPY"
-    rows = await wait_rows(home_assistant, "routeb:m5_cost", start, {})
-    energy = expected(db, "m5", "import")
-    async with asyncio.timeout(30):
-        while len(rows) < len(energy):
-            await asyncio.sleep(0.5)
-            rows = await held(home_assistant, "routeb:m5_cost", start)
+    assert meta[0]["source"] == "routeb"
     assert rows[max(rows)]["sum"] > 0
 
 
