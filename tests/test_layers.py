@@ -95,6 +95,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "fleet": {"cli", "driver", "transport", "serialio", "bridge", "collector"},
     "export": {"cli", "driver", "transport", "serialio", "collector"},
     "web": {"cli", "driver", "transport", "serialio", "collector"},
+    # The sinks that read the store: never the meter side.
+    "ha": {"cli", "driver", "transport", "serialio", "collector", "meter", "web", "bridge"},
+    "influx": {"cli", "driver", "transport", "serialio", "collector", "meter", "web", "bridge"},
 }
 # sans-IO packages: no IO, clock, randomness or logging (architecture.md, L1).
 SANS_IO = {"echonet", "skstack"}

@@ -213,6 +213,29 @@ def _statistics_sinks(config: Config, tariff: Tariff | None) -> list[Sink]:
 
         settings = HomeAssistantSettings(ha.url, ha.token, cost=ha.cost, interval=ha.interval)
         sinks.append(HomeAssistantStatisticsSink(settings, config.storage.db, tariff))
+    influx = config.influxdb
+    if influx.enabled:
+        from routeb.influx.sink import InfluxSettings, InfluxSink  # noqa: PLC0415 - [influxdb]
+
+        sinks.append(
+            InfluxSink(
+                InfluxSettings(
+                    url=influx.url,
+                    version=influx.version,
+                    token=influx.token,
+                    org=influx.org,
+                    bucket=influx.bucket,
+                    database=influx.database,
+                    username=influx.username,
+                    password=influx.password,
+                    measurement=influx.measurement,
+                    interval=influx.interval,
+                    batch=influx.batch,
+                    backlog_days=influx.backlog_days,
+                ),
+                config.storage.db,
+            )
+        )
     return sinks
 
 
