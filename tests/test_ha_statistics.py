@@ -289,6 +289,34 @@ async def test_the_tariffs_cost_is_its_own_statistic(
     assert meta[0]["statistics_unit_of_measurement"] == "JPY"
     assert meta[0]["source"] == "routeb"
     assert rows[max(rows)]["sum"] > 0
+    # The Energy dashboard takes them (homeassistant.md §5): grid from/to and the cost.
+    await home_assistant.command(
+        "energy/save_prefs",
+        energy_sources=[
+            {
+                "type": "grid",
+                "flow_from": [
+                    {
+                        "stat_energy_from": "routeb:m5_energy_import",
+                        "stat_cost": "routeb:m5_cost",
+                        "entity_energy_price": None,
+                        "number_energy_price": None,
+                    }
+                ],
+                "flow_to": [
+                    {
+                        "stat_energy_to": "routeb:m5_energy_export",
+                        "stat_compensation": None,
+                        "entity_energy_price": None,
+                        "number_energy_price": None,
+                    }
+                ],
+                "cost_adjustment_day": 0,
+            }
+        ],
+    )
+    validation = await home_assistant.command("energy/validate")
+    assert validation["energy_sources"] == [[]], validation
 
 
 async def _login(ha: HomeAssistant, username: str, password: str) -> str:

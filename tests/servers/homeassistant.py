@@ -45,6 +45,7 @@ http:
 recorder:
   db_url: sqlite:///{db}
   commit_interval: 1
+energy:
 logger:
   default: warning
   logs:
