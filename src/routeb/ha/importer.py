@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -32,7 +33,7 @@ from routeb.ha.statistics import (
 from routeb.storage.model import Slot
 from routeb.storage.sqlite import SqliteStore
 from routeb.storage.times import from_epoch, to_epoch
-from routeb.tariff import Tariff
+from routeb.tariff import JST, Tariff
 
 __all__ = ["BATCH_ROWS", "StatisticReport", "StatisticsImporter"]
 
@@ -78,6 +79,7 @@ class StatisticsImporter:
         self.tariff = tariff if cost else None
         self.read_only = read_only
         self._store: SqliteStore | None = None
+        self._cache: dict[str, dict[str, list[HourRow]]] = {}
         # sqlite3 connections belong to the thread that made them: one thread for all of it.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="routeb-ha-store")
 
@@ -111,23 +113,45 @@ class StatisticsImporter:
         """The statistics routeb imports for ``meter``."""
         return statistics_for(meter, cost=self.tariff is not None)
 
-    def _rows(self, store: SqliteStore, meter: str) -> dict[str, list[HourRow]]:
-        slots: list[Slot] = list(store.iter_slots(meter, _EPOCH, _END))
+    def _rows(
+        self, store: SqliteStore, meter: str, since: datetime | None
+    ) -> dict[str, list[HourRow]]:
+        cached = self._cache.get(meter)
+        floor = _EPOCH
+        if since is not None and cached is not None:
+            # Rows before ``since`` are unchanged (the caller's promise): recompute from the
+            # hour before it (its state is the counter at ``since``), and for the cost from its
+            # billing period's start (a tier depends on the whole period so far).
+            floor = since - timedelta(hours=1)
+            if self.tariff is not None:
+                day = floor.astimezone(JST).date()
+                floor = min(
+                    floor, datetime.combine(self.tariff.billing_period(day)[0], time(), JST)
+                )
+        slots: list[Slot] = list(store.iter_slots(meter, floor, _END))
         out: dict[str, list[HourRow]] = {}
         for statistic in self.statistics(meter):
+            prefix = [r for r in (cached or {}).get(statistic.statistic_id, []) if r.start < floor]
+            base = prefix[-1].sum if prefix else Decimal(0)
             if statistic.kind == "cost":
                 assert self.tariff is not None
                 costs = hourly_costs(self.tariff, slots)
-                out[statistic.statistic_id] = hourly_rows(slots, "import", costs)
+                rows = hourly_rows(slots, "import", costs, start_sum=base)
             elif statistic.kind == "energy_import":
-                out[statistic.statistic_id] = hourly_rows(slots, "import")
+                rows = hourly_rows(slots, "import", start_sum=base)
             else:
-                out[statistic.statistic_id] = hourly_rows(slots, "export")
+                rows = hourly_rows(slots, "export", start_sum=base)
+            out[statistic.statistic_id] = prefix + rows
+        self._cache[meter] = out
         return out
 
-    async def rows(self, meter: str) -> dict[str, list[HourRow]]:
-        """Every hourly row of ``meter`` by statistic id, from the whole stored history."""
-        return await self.in_thread(lambda store: self._rows(store, meter))
+    async def rows(self, meter: str, since: datetime | None = None) -> dict[str, list[HourRow]]:
+        """Every hourly row of ``meter`` by statistic id, from the whole stored history.
+
+        With ``since`` (nothing before it changed since the last call) only the rows from
+        there on are recomputed — what the daemon's sink does every hour.
+        """
+        return await self.in_thread(lambda store: self._rows(store, meter, since))
 
     # --- Home Assistant ------------------------------------------------------------------------
 
@@ -185,11 +209,16 @@ class StatisticsImporter:
         end: datetime | None = None,
         *,
         dry_run: bool = False,
+        changed_since: datetime | None = None,
     ) -> list[StatisticReport]:
-        """Import every row of ``meter`` in [start, end) that HA lacks or holds differently."""
+        """Import every row of ``meter`` in [start, end) that HA lacks or holds differently.
+
+        ``changed_since``: the store changed only from there on since the last sync (the
+        daemon's outbox says so), so only those rows are recomputed.
+        """
         statistics = self.statistics(meter)
         await self.check_metadata(ha, statistics)
-        all_rows = await self.rows(meter)
+        all_rows = await self.rows(meter, changed_since)
         reports: list[StatisticReport] = []
         for statistic in statistics:
             rows = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -80,7 +80,9 @@ class HomeAssistantStatisticsSink:
         else:
             meters = dict(self._dirty)
         for meter, since in meters.items():
-            reports = await self.importer.sync(ha, meter, since)
+            # A changed boundary also changes the state (counter at its end) of the hour before.
+            start = None if since is None else since - timedelta(hours=1)
+            reports = await self.importer.sync(ha, meter, start, changed_since=since)
             imported += sum(r.imported for r in reports)
             self._dirty.pop(meter, None)
         self._full = False

@@ -26,6 +26,7 @@ __all__ = [
     "HOUR_SECONDS",
     "HourRow",
     "Statistic",
+    "hour_of",
     "hourly_rows",
     "metadata",
     "statistic_object",
@@ -133,11 +134,14 @@ def hourly_rows(
     slots: Iterable[Slot],
     direction: Literal["import", "export"],
     costs: Mapping[int, Decimal] | None = None,
+    *,
+    start_sum: Decimal = Decimal(0),
 ) -> list[HourRow]:
     """The rows of every complete hour of ``slots`` (one meter), oldest first.
 
     With ``costs`` ({hour start, unix seconds: yen}) the rows are the cost's instead: the same
-    complete hours, ``sum`` the running cost and no ``state``.
+    complete hours, ``sum`` the running cost and no ``state``. ``start_sum`` is the sum before
+    the first of ``slots`` (0 from the first recorded hour; a later part continues a prefix).
     """
     use: dict[int, int] = {}
     counter: dict[int, int] = {}
@@ -151,7 +155,7 @@ def hourly_rows(
             counter[ts] = reading
     rows: list[HourRow] = []
     total_e4 = 0
-    total_cost = Decimal(0)
+    total_cost = start_sum
     for hour in sorted({ts - ts % HOUR_SECONDS for ts in use}):
         first, second = use.get(hour), use.get(hour + SLOT_SECONDS)
         if first is None or second is None:
@@ -164,5 +168,6 @@ def hourly_rows(
         total_e4 += first + second
         total = e4_to_kwh(total_e4)
         assert total is not None
-        rows.append(HourRow(start, e4_to_kwh(counter.get(hour + HOUR_SECONDS)), total))
+        state = e4_to_kwh(counter.get(hour + HOUR_SECONDS))
+        rows.append(HourRow(start, state, start_sum + total))
     return rows
