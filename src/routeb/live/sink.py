@@ -1,6 +1,6 @@
 """The seam every push output implements, and how the daemon runs a set of them.
 
-A sink (MQTT, InfluxDB, Home Assistant statistics, the fleet stream) runs beside the collector
+A sink (MQTT, InfluxDB, Home Assistant statistics) runs beside the collector
 until the daemon stops; on a clean stop it gets a bounded time to finish (say ``offline``,
 write what is queued), then it is cancelled. Whatever it reads — the live hub or the store's
 outbox — it never raises for its own server's trouble: it logs one line and retries.
