@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Any
 
 from routeb.cli._common import run, setup_logging
+from routeb.fleet.schema import DEFAULT_LIMITS
 
 __all__ = ["register"]
 
@@ -34,9 +36,59 @@ def register(sub: Any) -> None:
     parser.add_argument("--max-rows", type=int, default=20_000, help="readings per batch")
     parser.add_argument("--max-delay", type=float, default=0.5, help="seconds per batch at most")
     parser.add_argument("--listen", metavar="HOST:PORT", help="serve /metrics here")
+    limits = parser.add_argument_group(
+        "what one message may claim (anything else is a dead letter; docs/fleet.md#limits)"
+    )
+    defaults = DEFAULT_LIMITS
+    limits.add_argument(
+        "--max-message-bytes",
+        type=_bounded(int, 1024, 256 << 20),
+        default=defaults.max_bytes,
+        help=f"payload size (default {defaults.max_bytes})",
+    )
+    limits.add_argument(
+        "--max-days",
+        type=_bounded(int, 1, 10_000),
+        default=defaults.max_days,
+        help=f"distinct UTC days among its readings (default {defaults.max_days})",
+    )
+    limits.add_argument(
+        "--max-age-days",
+        type=_bounded(int, 1, 36_500),
+        default=defaults.max_age_days,
+        help=f"instant and cumulative readings at most this old (default {defaults.max_age_days})",
+    )
+    limits.add_argument(
+        "--max-slot-age-days",
+        type=_bounded(int, 1, 36_500),
+        default=defaults.max_slot_age_days,
+        help=f"30-minute slots at most this old (default {defaults.max_slot_age_days})",
+    )
+    limits.add_argument(
+        "--max-ahead-hours",
+        type=_bounded(float, 0.0, 8760.0),
+        default=defaults.max_ahead_hours,
+        help="time stamps at most this far ahead of this machine's clock "
+        f"(default {defaults.max_ahead_hours:g})",
+    )
     parser.add_argument("--migrate", action="store_true", help="apply schema migrations and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     parser.set_defaults(handler=_handle)
+
+
+def _bounded(kind: type[int] | type[float], low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` in low..high (argparse says so in one line)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not in {low:g}..{high:g}")
+        return value
+
+    return parse
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -61,6 +113,7 @@ async def _main(args: argparse.Namespace) -> int:
         return 0
 
     from routeb.fleet.ingest import IngestOptions, IngestWorker, serve_metrics  # noqa: PLC0415
+    from routeb.fleet.schema import MessageLimits  # noqa: PLC0415
     from routeb.fleet.settings import FleetSettings  # noqa: PLC0415
     from routeb.web.server import parse_listen  # noqa: PLC0415
 
@@ -72,6 +125,13 @@ async def _main(args: argparse.Namespace) -> int:
         base_topic=args.base_topic,
         max_rows=args.max_rows,
         max_delay=args.max_delay,
+        limits=MessageLimits(
+            max_bytes=args.max_message_bytes,
+            max_days=args.max_days,
+            max_age_days=args.max_age_days,
+            max_slot_age_days=args.max_slot_age_days,
+            max_ahead_hours=args.max_ahead_hours,
+        ),
     )
     worker = IngestWorker(options)
     if args.listen:
