@@ -6,12 +6,34 @@ import argparse
 import asyncio
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from routeb.cli._common import run, setup_logging
 from routeb.fleet.schema import DEFAULT_LIMITS
 
 __all__ = ["register"]
+
+
+# flag, MessageLimits field, type, accepted range, help
+_LIMITS: Final = (
+    ("--max-message-bytes", "max_bytes", int, (1024, 256 << 20), "payload size"),
+    ("--max-days", "max_days", int, (1, 10_000), "distinct UTC days among its readings"),
+    (
+        "--max-age-days",
+        "max_age_days",
+        int,
+        (1, 36_500),
+        "instant and cumulative readings at most this old",
+    ),
+    ("--max-slot-age-days", "max_slot_age_days", int, (1, 36_500), "slots at most this old"),
+    (
+        "--max-ahead-hours",
+        "max_ahead_hours",
+        float,
+        (0.0, 8760.0),
+        "time stamps at most this far ahead of this machine's clock",
+    ),
+)
 
 
 def register(sub: Any) -> None:
@@ -39,38 +61,16 @@ def register(sub: Any) -> None:
     limits = parser.add_argument_group(
         "what one message may claim (anything else is a dead letter; docs/fleet.md#limits)"
     )
-    defaults = DEFAULT_LIMITS
-    limits.add_argument(
-        "--max-message-bytes",
-        type=_bounded(int, 1024, 256 << 20),
-        default=defaults.max_bytes,
-        help=f"payload size (default {defaults.max_bytes})",
-    )
-    limits.add_argument(
-        "--max-days",
-        type=_bounded(int, 1, 10_000),
-        default=defaults.max_days,
-        help=f"distinct UTC days among its readings (default {defaults.max_days})",
-    )
-    limits.add_argument(
-        "--max-age-days",
-        type=_bounded(int, 1, 36_500),
-        default=defaults.max_age_days,
-        help=f"instant and cumulative readings at most this old (default {defaults.max_age_days})",
-    )
-    limits.add_argument(
-        "--max-slot-age-days",
-        type=_bounded(int, 1, 36_500),
-        default=defaults.max_slot_age_days,
-        help=f"30-minute slots at most this old (default {defaults.max_slot_age_days})",
-    )
-    limits.add_argument(
-        "--max-ahead-hours",
-        type=_bounded(float, 0.0, 8760.0),
-        default=defaults.max_ahead_hours,
-        help="time stamps at most this far ahead of this machine's clock "
-        f"(default {defaults.max_ahead_hours:g})",
-    )
+    for flag, name, kind, (low, high), text in _LIMITS:
+        default = getattr(DEFAULT_LIMITS, name)
+        limits.add_argument(
+            flag,
+            dest=name,
+            metavar="N",
+            type=_bounded(kind, low, high),
+            default=default,
+            help=f"{text} (default {default})",
+        )
     parser.add_argument("--migrate", action="store_true", help="apply schema migrations and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     parser.set_defaults(handler=_handle)
@@ -125,13 +125,7 @@ async def _main(args: argparse.Namespace) -> int:
         base_topic=args.base_topic,
         max_rows=args.max_rows,
         max_delay=args.max_delay,
-        limits=MessageLimits(
-            max_bytes=args.max_message_bytes,
-            max_days=args.max_days,
-            max_age_days=args.max_age_days,
-            max_slot_age_days=args.max_slot_age_days,
-            max_ahead_hours=args.max_ahead_hours,
-        ),
+        limits=MessageLimits(**{name: getattr(args, name) for _, name, *_ in _LIMITS}),
     )
     worker = IngestWorker(options)
     if args.listen:

@@ -21,6 +21,7 @@ connection of its own (``PartitionMaker``) before the batch that needs them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -170,6 +171,11 @@ def _days(message: FleetMessage, kind: str) -> Iterable[int]:
     return {ts // DAY for ts in map(_TS, getattr(message, kind))}  # spread: only its days
 
 
+def _exists(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+    return bool(row and row[0])
+
+
 class PartitionKeeper:
     """Which partitions exist (read from the catalog), which a message needs, and creating them.
 
@@ -215,21 +221,33 @@ class PartitionKeeper:
             if name in self._known:
                 continue
             with conn.transaction():
-                # Workers creating the same partition at once: one does, the other sees it.
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK + 1,))
-                exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
-                if not (exists and exists[0]):
-                    # names and bounds are ours (dates), never from a message
-                    conn.execute(f"CREATE TABLE {name} (LIKE {table} INCLUDING ALL)".encode())
-                    conn.execute(
-                        f"ALTER TABLE {table} ATTACH PARTITION {name} "
-                        f"FOR VALUES FROM ('{start.isoformat()} 00:00+00') "
-                        f"TO ('{end.isoformat()} 00:00+00')".encode()
-                    )
-                    made += 1
+                exists = _exists(conn, name)  # another worker made it: no lock to wait for
+            if not exists:
+                # DuplicateTable: made by someone not taking our lock; there it is.
+                with contextlib.suppress(psycopg.errors.DuplicateTable):
+                    made += self._create(conn, name, table, start, end)
             self._known.add(name)
         self.created += made
         return made
+
+    @staticmethod
+    def _create(
+        conn: psycopg.Connection[tuple[object, ...]], name: str, table: str, start: date, end: date
+    ) -> int:
+        # A transaction of its own that takes the lock first: its catalog snapshot is taken
+        # after the wait, so it sees a partition another worker made meanwhile.
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK + 1,))
+            if _exists(conn, name):
+                return 0
+            # names and bounds are ours (dates), never from a message
+            conn.execute(f"CREATE TABLE {name} (LIKE {table} INCLUDING ALL)".encode())
+            conn.execute(
+                f"ALTER TABLE {table} ATTACH PARTITION {name} "
+                f"FOR VALUES FROM ('{start.isoformat()} 00:00+00') "
+                f"TO ('{end.isoformat()} 00:00+00')".encode()
+            )
+        return 1
 
     def ahead_spans(self, now: datetime) -> list[Span]:
         """Today (UTC) −1 … +ahead_days for every table."""
