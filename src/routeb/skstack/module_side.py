@@ -23,21 +23,25 @@ from typing import ClassVar, Final
 
 from routeb._redact import Secret, redact_line
 from routeb.errors import UsageError
-from routeb.skstack.commands import (
-    MAX_CHANNEL,
+from routeb.skstack.erxudp import format_erxudp, is_full_ipv6
+from routeb.skstack.events import Dialect, UdpReceived
+from routeb.skstack.grammar import (
+    ANY_REGISTER,
+    CR,
+    CRLF,
+    HEX_DIGITS,
+    MAC_DIGITS,
+    MAX_DATALEN,
     MAX_DURATION,
     MAX_HANDLE,
     MAX_PASSWORD,
-    MAX_SENDTO,
-    MIN_CHANNEL,
-    MIN_LIFETIME,
     RBID_LENGTH,
+    REGISTER_RANGES,
     SCAN_MODES,
     SEC_OPTIONS,
+    is_hex,
     normalise_register,
 )
-from routeb.skstack.erxudp import format_erxudp, is_full_ipv6
-from routeb.skstack.events import Dialect, UdpReceived
 
 __all__ = [
     "AddNeighbourCommand",
@@ -71,13 +75,9 @@ __all__ = [
     "parse_command",
 ]
 
-CRLF: Final = b"\r\n"
-CR: Final = b"\r"
 # The longest B-route command is SKADDNBR (66 characters); the module's own line buffer is not
 # documented, so accept generously but bounded.
 MAX_LINE: Final = 512
-# §D.1 SKSENDTO: DATALEN 0001..04D0.
-MAX_DATALEN: Final = MAX_SENDTO
 # "SKSENDTO" + HANDLE + 39-char address + PORT + SEC + SIDE + DATALEN with spaces = 66 bytes.
 SENDTO_HEADER_LIMIT: Final = 96
 _SENDTO: Final = b"SKSENDTO "
@@ -89,14 +89,8 @@ ER_ARGUMENTS: Final = 5
 ER_RANGE: Final = 6
 ER_UART: Final = 9
 ER_FAILED: Final = 10
-_HEX: Final = frozenset("0123456789ABCDEFabcdef")
 _CR: Final = 0x0D
 _LF: Final = 0x0A
-MAC_DIGITS: Final = 16
-
-
-def _is_hex(text: str, width: int | None = None) -> bool:
-    return bool(text) and set(text) <= _HEX and (width is None or len(text) == width)
 
 
 # --- framing -------------------------------------------------------------------------------------
@@ -208,20 +202,20 @@ class CommandFramer:
             tokens.append(token_bytes.decode("ascii"))
             pos = space + 1
             count = len(tokens)
-            if count == 5 and self.dialect.has_side and _is_hex(tokens[4], 4):
+            if count == 5 and self.dialect.has_side and is_hex(tokens[4], 4):
                 # A BP35A1-style header sent to a BP35C2: SIDE missing. DATALEN is known, so
                 # skip the payload and stay in step.
                 return self._skip_payload(pos, tokens, ER_ARGUMENTS)
             if count == 5 and not self.dialect.has_side and len(tokens[4]) == 1:
                 continue  # maybe a BP35C2-style header (with SIDE) sent to a BP35A1: look on
             if count == 6 and not self.dialect.has_side:
-                if _is_hex(tokens[5], 4):
+                if is_hex(tokens[5], 4):
                     return self._skip_payload(pos, tokens, ER_ARGUMENTS)
                 return self._bad_length(pos, tokens)
             if count == wanted:
                 break
         length_text = tokens[-1]
-        if not _is_hex(length_text, 4):
+        if not is_hex(length_text, 4):
             return self._bad_length(pos, tokens)
         length = int(length_text, 16)
         if not 1 <= length <= MAX_DATALEN:
@@ -459,18 +453,6 @@ _BARE: Final = frozenset(
         "RUART",
     }
 )
-# §D.3 registers with a documented range (others: any 1..8 hex digits).
-_REGISTER_RANGES: Final[dict[str, tuple[int, int]]] = {
-    "S02": (MIN_CHANNEL, MAX_CHANNEL),
-    "S03": (0, 0xFFFF),
-    "S15": (0, 1),
-    "S16": (MIN_LIFETIME, 0xFFFFFFFF),
-    "S17": (0, 1),
-    "SA0": (0, 1),
-    "SA1": (0, 1),
-    "SFE": (0, 1),
-    "SFF": (0, 1),
-}
 
 
 def _count(args: tuple[str, ...], *allowed: int) -> None:
@@ -479,7 +461,7 @@ def _count(args: tuple[str, ...], *allowed: int) -> None:
 
 
 def _hex_arg(text: str, name: str, *, width: int | None = None, low: int = 0, high: int) -> int:
-    if not _is_hex(text) or (width is not None and len(text) != width) or len(text) > 8:
+    if not is_hex(text) or (width is not None and len(text) != width) or len(text) > 8:
         raise _Reject(ER_RANGE, f"{name} must be hex")
     value = int(text, 16)
     if not low <= value <= high:
@@ -488,7 +470,7 @@ def _hex_arg(text: str, name: str, *, width: int | None = None, low: int = 0, hi
 
 
 def _address_arg(text: str) -> str:
-    if not text or len(text) > 39 or not set(text) <= _HEX | {":"}:
+    if not text or len(text) > 39 or not set(text) <= HEX_DIGITS | {":"}:
         raise _Reject(ER_RANGE, "not an IPv6 address")
     try:
         return ipaddress.IPv6Address(text).exploded.upper()
@@ -497,7 +479,7 @@ def _address_arg(text: str) -> str:
 
 
 def _mac_arg(text: str) -> str:
-    if not _is_hex(text, MAC_DIGITS):
+    if not is_hex(text, MAC_DIGITS):
         raise _Reject(ER_RANGE, "a MAC address is 16 hex digits")
     return text.upper()
 
@@ -520,7 +502,7 @@ def _typed(cmd: CommandLine, dialect: Dialect) -> ParsedCommand:
             raise _Reject(ER_RANGE, "not a register name")
         if len(args) == 1:
             return RegisterCommand(register, line=line)
-        low, high = _REGISTER_RANGES.get(register, (0, 0xFFFFFFFF))
+        low, high, _ = REGISTER_RANGES.get(register, ANY_REGISTER)
         _hex_arg(args[1], register, low=low, high=high)
         return RegisterCommand(register, args[1].upper(), line=line)
     if name == "SKSETPWD":
@@ -687,7 +669,7 @@ def epandesc(
     channel_page: int = 9,
 ) -> bytes:
     """The EPANDESC block (§D.1): field lines indented by two spaces, Side on BP35C2 only."""
-    if not _is_hex(address, MAC_DIGITS):
+    if not is_hex(address, MAC_DIGITS):
         raise UsageError("Addr is the meter's MAC, 16 hex digits")
     if not pair_id or " " in _text(pair_id, "PairID"):
         raise UsageError("PairID is one word")
@@ -716,7 +698,7 @@ def einfo(
     addr16: int = 0xFFFE,
 ) -> bytes:
     """``EINFO`` (§D.1 SKINFO): ADDR16 (FFFE) last on BP35A1, SIDE last on BP35C2."""
-    if not _is_hex(mac, MAC_DIGITS):
+    if not is_hex(mac, MAC_DIGITS):
         raise UsageError("ADDR64 is 16 hex digits")
     last = (
         str(_byte(side, "SIDE", 1))
@@ -752,7 +734,7 @@ def esreg(value: str) -> bytes:
 
 def ll64_address(mac: str) -> str:
     """SKLL64 (§D.1): FE80::/64 + the MAC with the U/L bit (0x02 of byte 0) flipped, 39 chars."""
-    if not _is_hex(mac, MAC_DIGITS):
+    if not is_hex(mac, MAC_DIGITS):
         raise UsageError(f"a MAC address (EUI-64) is 16 hex digits, got {mac!r}")
     raw = bytearray(bytes.fromhex(mac))
     raw[0] ^= 0x02
