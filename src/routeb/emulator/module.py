@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from routeb._redact import redact_line
-from routeb.skstack import module_side as out
+from routeb.skstack import module_output as out
 from routeb.skstack.erxudp import format_erxudp
 from routeb.skstack.events import Dialect, UdpReceived
-from routeb.skstack.module_side import CommandFramer, CommandLine
+from routeb.skstack.module_commands import CommandFramer, CommandLine
 
 __all__ = ["EmulatedModule", "MeterFace", "ModuleFaults", "RadioMeter"]
 
