@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Final
 
 from routeb._redact import Secret
+from routeb.emulator.face import ModuleFace
 from routeb.emulator.radio import (
     ChannelScanned,
     EndedByMeter,
@@ -180,7 +181,7 @@ _BROUTE_COMMANDS: Final = frozenset(
 )
 
 
-class J11Module:
+class J11Module(ModuleFace):
     """One J11 module; ``feed`` host bytes in, ``write`` (given) gets the module's bytes."""
 
     def __init__(
@@ -236,37 +237,15 @@ class J11Module:
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    @property
-    def faults(self) -> ModuleFaults:
-        return self.air.faults
-
-    @faults.setter
-    def faults(self, value: ModuleFaults) -> None:
-        self.air.faults = value
-
-    @property
-    def channel(self) -> int:
-        """The first meter's current channel in SKSTACK numbering (as the profile gives it)."""
-        return self.sites[0].channel
-
     def start(self) -> None:
         """Boot (0x6019 after BOOT_SECONDS) and start the background faults."""
         self.air.later(BOOT_SECONDS, self._booted)
-        if self.faults.reset_every:
-            self.air.spawn(self._every(self.faults.reset_every), self.air._tasks)
-        self.air.start()
-
-    async def _every(self, seconds: float) -> None:
-        while True:
-            await asyncio.sleep(self.air.delay(seconds))
-            self.air.count("spontaneous_reset")
-            self._reset()
+        super().start()
 
     def close(self) -> None:
-        self._closed = True
         if self._expiry is not None:
             self._expiry.cancel()
-        self.air.close()
+        super().close()
 
     def _send(self, message: Message) -> None:
         if self._closed:
@@ -663,14 +642,3 @@ class J11Module:
                 )
             case TxLimited() | TxReleased():
                 pass  # j11.md §10: no notification; the send result says it
-
-    # exposed for on-demand fault injection (tests, the --fault interface)
-    def inject(self, name: str) -> None:
-        """Trigger a fault now: event26, event29, reset."""
-        if name == "event26":
-            self.air.meter_ends_session()
-        elif name == "event29":
-            self.air._lifetime_expired()
-        elif name == "reset":
-            self.air.count("spontaneous_reset")
-            self._reset()

@@ -12,7 +12,6 @@ dialect, with their sources, are :data:`DIALECT_DEFAULTS`.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from datetime import datetime
 from typing import Final
 
 from routeb._redact import redact_line
+from routeb.emulator.face import ModuleFace
 from routeb.emulator.radio import (
     ANSWER_DELAY,
     JOIN_FAIL_SECONDS,
@@ -142,7 +142,7 @@ def _registers(dialect: Dialect) -> dict[str, str]:
     }
 
 
-class EmulatedModule:
+class EmulatedModule(ModuleFace):
     """One SKSTACK module; ``feed`` host bytes in, ``write`` (given) gets the module's bytes.
 
     ``radio`` + ``meter`` describe a single meter in range; ``sites`` (instead) puts several
@@ -196,39 +196,6 @@ class EmulatedModule:
         )
 
     # --- plumbing ----------------------------------------------------------------------------
-
-    @property
-    def faults(self) -> ModuleFaults:
-        return self.air.faults
-
-    @faults.setter
-    def faults(self, value: ModuleFaults) -> None:
-        self.air.faults = value
-
-    @property
-    def radio(self) -> RadioMeter:
-        """The first meter's radio identity (the only one without ``--meters``)."""
-        return self.sites[0].radio
-
-    @property
-    def channel(self) -> int:
-        """The first meter's current channel (the channel-change fault moves it)."""
-        return self.sites[0].channel
-
-    def start(self) -> None:
-        """Start background faults (reset interval, the meters' channel change)."""
-        if self.faults.reset_every:
-            self.air.spawn(self._every(self.faults.reset_every), self.air._tasks)
-        self.air.start()
-
-    async def _every(self, seconds: float) -> None:
-        while True:
-            await asyncio.sleep(self.air.delay(seconds))
-            self._spontaneous_reset()
-
-    def close(self) -> None:
-        self._closed = True
-        self.air.close()
 
     def meter_address(self, site: MeterSite | None = None) -> str:
         return out.ll64_address((site or self.sites[0]).mac)
@@ -349,10 +316,6 @@ class EmulatedModule:
         self._registers = _registers(self.dialect)
         self._rbid = self._password = None
         self._framer = CommandFramer(self.dialect)
-
-    def _spontaneous_reset(self) -> None:
-        self.air.count("spontaneous_reset")
-        self._reset()
 
     def _sksreg(self, cmd: RegisterCommand) -> None:
         if cmd.value is None:
@@ -523,13 +486,3 @@ class EmulatedModule:
             lqi,
         )
         self._emit(out.erxudp(rx, hex_data=self.hex_data))
-
-    # exposed for on-demand fault injection (tests, the --fault interface)
-    def inject(self, name: str) -> None:
-        """Trigger a fault now: event26, event29, reset."""
-        if name == "event26":
-            self.air.meter_ends_session()
-        elif name == "event29":
-            self.air._lifetime_expired()
-        elif name == "reset":
-            self._spontaneous_reset()

@@ -379,7 +379,11 @@ class RadioModel:
                     site.moved = True
                     self.later(faults.channel_change_after, functools.partial(self._move, site))
         if faults.rx_failure_every:
-            self.spawn(self._every(faults.rx_failure_every, self._rx_failure), self._tasks)
+            self.every(faults.rx_failure_every, self._rx_failure)
+
+    def every(self, seconds: float, action: Callable[[], None]) -> None:
+        """Run ``action`` every ``seconds`` (documented seconds, scaled) while the module lives."""
+        self.spawn(self._every(seconds, action), self._tasks)
 
     async def _every(self, seconds: float, action: Callable[[], None]) -> None:
         while True:
@@ -518,7 +522,7 @@ class RadioModel:
         self.later(D5_AFTER_JOIN, functools.partial(self._startup_inf, site), self._session_tasks)
         self._schedule_push(site)
         if lifetime is not None:
-            self.later(lifetime, self._lifetime_expired, self._session_tasks)
+            self.later(lifetime, self.expire_lifetime, self._session_tasks)
         if self.faults.event26_every:
             self.later(self.faults.event26_every, self.meter_ends_session, self._session_tasks)
 
@@ -526,7 +530,8 @@ class RadioModel:
         if self.joined:
             self._report(Received(site, site.meter.startup_notification(), multicast=True))
 
-    def _lifetime_expired(self) -> None:
+    def expire_lifetime(self) -> None:
+        """The PANA lifetime ran out (its timer, or the event29 fault now)."""
         session = self.session
         if session is None:
             return
@@ -550,7 +555,7 @@ class RadioModel:
         session.reauthenticating = False
         self._report(Reauthenticated(session.site))
         if session.lifetime is not None:
-            self.later(session.lifetime, self._lifetime_expired, self._session_tasks)
+            self.later(session.lifetime, self.expire_lifetime, self._session_tasks)
 
     def meter_ends_session(self) -> None:
         """The meter ends the session (the event26 fault)."""

@@ -263,49 +263,36 @@ class InitialSettings(_Request):
         return _build(cursor, cls, channel, mode, sleep, power)
 
 
-def _port(value: int) -> None:
-    if not 1 <= value <= 0xFFFF:
-        raise UsageError(f"a UDP port is 1..65535, got {value!r}")
+@dataclass(frozen=True, slots=True)
+class _PortRequest(_Request):
+    port: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 0xFFFF:
+            raise UsageError(f"a UDP port is 1..65535, got {self.port!r}")
+
+    def payload(self) -> bytes:
+        return f.u16(self.port, "port")
+
+    @classmethod
+    def parse(cls, cursor: f.Cursor) -> Self:
+        port = cursor.u16()
+        cursor.end()
+        return _build(cursor, cls, port)
 
 
 @dataclass(frozen=True, slots=True)
-class OpenPort(_Request):
+class OpenPort(_PortRequest):
     """0x0005 open a UDP port (§4.1; the module's own ports are refused by the module)."""
 
     code: ClassVar[Command] = Command.OPEN_PORT
-    port: int
-
-    def __post_init__(self) -> None:
-        _port(self.port)
-
-    def payload(self) -> bytes:
-        return f.u16(self.port, "port")
-
-    @classmethod
-    def parse(cls, cursor: f.Cursor) -> Self:
-        port = cursor.u16()
-        cursor.end()
-        return _build(cursor, cls, port)
 
 
 @dataclass(frozen=True, slots=True)
-class ClosePort(_Request):
+class ClosePort(_PortRequest):
     """0x0006 close a UDP port."""
 
     code: ClassVar[Command] = Command.CLOSE_PORT
-    port: int
-
-    def __post_init__(self) -> None:
-        _port(self.port)
-
-    def payload(self) -> bytes:
-        return f.u16(self.port, "port")
-
-    @classmethod
-    def parse(cls, cursor: f.Cursor) -> Self:
-        port = cursor.u16()
-        cursor.end()
-        return _build(cursor, cls, port)
 
 
 @dataclass(frozen=True, slots=True)
