@@ -439,8 +439,11 @@ class RadioModel:
         """An active scan: ``dwell`` seconds per channel, one ChannelScanned each, then done."""
 
         async def run() -> None:
-            for channel in channels:
-                await asyncio.sleep(self.delay(dwell))
+            # Deadlines from the start, so that per-channel overheads do not add up.
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for index, channel in enumerate(channels, 1):
+                await asyncio.sleep(max(0.0, start + self.delay(dwell) * index - loop.time()))
                 beacons = tuple(
                     s
                     for s in self.sites
