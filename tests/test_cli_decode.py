@@ -394,5 +394,6 @@ def test_an_erxudp_line_loads_the_host_side_parser_only() -> None:
     loaded = _modules_loaded_by(line)
     assert "routeb.skstack.erxudp" in loaded
     # The emulator's side of the protocol (the module's command parser and output builders).
-    assert "routeb.skstack.module_side" not in loaded
+    assert "routeb.skstack.module_commands" not in loaded
+    assert "routeb.skstack.module_output" not in loaded
     assert "routeb.skstack.commands" not in loaded

@@ -2,7 +2,8 @@
 
 Host side: :mod:`.commands` builds command bytes, :class:`OutputParser` turns module output
 into the typed values of :mod:`.events`. Module side (the emulator): :class:`CommandParser`
-turns host bytes into typed commands, and :mod:`.module_side` builds the module's output.
+turns host bytes into typed commands (:mod:`.module_commands`), and :mod:`.module_output`
+builds the module's output. :mod:`.grammar` holds the lexical facts both sides share.
 See docs/skstack.md for the dialects and quirks.
 """
 
@@ -12,7 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from routeb.skstack import commands, module_side
+    from routeb.skstack import commands, module_commands, module_output
     from routeb.skstack.commands import Command
     from routeb.skstack.erxudp import format_erxudp, parse_erxudp_line
     from routeb.skstack.events import (
@@ -33,12 +34,8 @@ if TYPE_CHECKING:
         VersionLine,
         lqi_to_rssi,
     )
-    from routeb.skstack.module_side import (
-        BadCommand,
-        CommandParser,
-        ParsedCommand,
-        ll64_address,
-    )
+    from routeb.skstack.module_commands import BadCommand, CommandParser, ParsedCommand
+    from routeb.skstack.module_output import ll64_address
     from routeb.skstack.parser import OutputParser
 
 __all__ = [
@@ -66,7 +63,8 @@ __all__ = [
     "format_erxudp",
     "ll64_address",
     "lqi_to_rssi",
-    "module_side",
+    "module_commands",
+    "module_output",
     "parse_erxudp_line",
 ]
 
@@ -75,14 +73,15 @@ __all__ = [
 # (the emulator's module side above all).
 _HOME = {
     "commands": "",
-    "module_side": "",
+    "module_commands": "",
+    "module_output": "",
     "Command": "commands",
     "format_erxudp": "erxudp",
     "parse_erxudp_line": "erxudp",
-    "BadCommand": "module_side",
-    "CommandParser": "module_side",
-    "ParsedCommand": "module_side",
-    "ll64_address": "module_side",
+    "BadCommand": "module_commands",
+    "CommandParser": "module_commands",
+    "ParsedCommand": "module_commands",
+    "ll64_address": "module_output",
     "OutputParser": "parser",
 }
 
