@@ -1,15 +1,51 @@
-"""Shared fixtures: real servers on loopback."""
+"""Shared fixtures: real servers on loopback; a temporary HOME; nothing written outside temp.
+
+The whole run gets a HOME (and XDG directories) of its own, so neither routeb nor a server it
+starts can touch the real home, and ``ROUTEB_*`` variables of the user's shell are dropped. An
+audit hook (PEP 578) sees every file this process opens for writing, every directory it makes
+and every SQLite database it opens; anything outside the temporary directories fails the test
+that did it (``tests/write_guard.py``).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import write_guard
 from tests.servers.mosquitto import Broker
 from tests.servers.postgres import Postgres
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test module is imported: a temporary HOME, then the write guard."""
+    home = Path(tempfile.mkdtemp(prefix="routeb-test-home-"))
+    os.environ["HOME"] = str(home)
+    for name, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        os.environ[name] = str(home / sub)
+    for name in [n for n in os.environ if n.startswith("ROUTEB_")]:
+        del os.environ[name]
+    write_guard.install(Path(config.rootpath))
+
+
+@pytest.fixture(autouse=True)
+def _nothing_written_outside_temp() -> Iterator[None]:
+    """Fail the test that wrote outside the temporary directories (names the path)."""
+    write_guard.take_violations()
+    yield
+    found = write_guard.take_violations()
+    if found:
+        pytest.fail("written outside the temporary directories:\n" + "\n".join(found))
 
 
 @pytest.fixture
