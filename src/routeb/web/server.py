@@ -13,27 +13,16 @@ from typing import Final
 from aiohttp import web
 
 from routeb.collector.live import LiveHub
+from routeb.config import DEFAULT_LISTEN, parse_listen
+from routeb.errors import ListenError
 from routeb.export.prometheus import CONTENT_TYPE, render
 
 __all__ = ["DEFAULT_LISTEN", "HttpServer", "build_app", "parse_listen"]
 
 _LOG = logging.getLogger(__name__)
-DEFAULT_LISTEN: Final = "127.0.0.1:8610"
 HUB_KEY: Final = web.AppKey("hub", LiveHub)
 ExtraMetrics = Callable[[], Mapping[str, float]]
 EXTRA_KEY: Final[web.AppKey[ExtraMetrics]] = web.AppKey("extra_metrics")
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """HOST:PORT (IPv6 as [::1]:8610) → (host, port); ValueError with a message."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
-    host = host.strip("[]") or "127.0.0.1"
-    number = int(port)
-    if not 0 <= number < 65536:  # 0 = any free port
-        raise ValueError(f"port {number} is out of range")
-    return host, number
 
 
 async def _metrics(request: web.Request) -> web.Response:
@@ -69,13 +58,21 @@ class HttpServer:
     app: web.Application
     host: str
     port: int
+    what: str = "http.listen"  # the setting that chose the address (named in errors)
     _runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        """Listen; ListenError (port in use, no such address) instead of an OSError."""
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            raise ListenError.from_os_error(self.what, f"{host}:{self.port}", exc) from None
         host = f"[{self.host}]" if ":" in self.host else self.host
         _LOG.info("dashboard and /metrics on http://%s:%d/", host, self.bound_port)
 
