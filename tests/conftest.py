@@ -1,10 +1,12 @@
 """Shared fixtures: real servers on loopback; a temporary HOME; nothing written outside temp.
 
 The whole run gets a HOME (and XDG directories) of its own, so neither routeb nor a server it
-starts can touch the real home, and ``ROUTEB_*`` variables of the user's shell are dropped. An
-audit hook (PEP 578) sees every file this process opens for writing, every directory it makes
-and every SQLite database it opens; anything outside the temporary directories fails the test
-that did it (``tests/write_guard.py``).
+starts can touch the real home, and ``ROUTEB_*`` variables of the user's shell are dropped
+(``ROUTEB_TEST_*``, the suite's own settings, stay). An audit hook (PEP 578) sees every file
+this process opens for writing, every directory it makes and every SQLite database it opens;
+anything outside the temporary directories fails the test that did it
+(``tests/write_guard.py``). The one declared output is the screenshots directory of the browser
+tests (``artifacts/``, or ``ROUTEB_TEST_ARTIFACTS``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         os.environ[name] = str(home / sub)
     for name in [n for n in os.environ if n.startswith("ROUTEB_")]:
-        del os.environ[name]
-    write_guard.install(Path(config.rootpath))
+        if not name.startswith("ROUTEB_TEST_"):  # the suite's own settings stay
+            del os.environ[name]
+    artifacts = Path(os.environ.get("ROUTEB_TEST_ARTIFACTS", "artifacts"))
+    write_guard.install(Path(config.rootpath), artifacts)
 
 
 @pytest.fixture(autouse=True)

@@ -77,7 +77,7 @@ def test_validation_names_the_key(tmp_path: Path, text: str, key: str) -> None:
         load_config(path, env={})
     assert info.value.key == key
     # FILE:LINE of the bad value, then the key (the key's own line, or the section's).
-    line = next(n for n, raw in enumerate(text.splitlines(), 1) if key.split(".")[-1] in raw)
+    line = next(n for n, raw in enumerate(text.splitlines(), 1) if key.rsplit(".", 1)[-1] in raw)
     assert str(info.value).startswith(f"{path}:{line}: {key}: ")
 
 

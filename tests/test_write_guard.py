@@ -26,17 +26,20 @@ def test_home_and_platform_dirs_are_temporary() -> None:
 
 
 def test_a_write_outside_temp_is_recorded(tmp_path: Path) -> None:
-    outside = Path("/nonexistent-routeb-guard") / "x.json"  # fails after the audit event
+    # Under a regular file: every attempt fails (ENOTDIR) after its audit event, even as root.
+    outside = Path("/proc/version") / "x.json"
     for attempt in (
         lambda: outside.open("w"),
         lambda: os.open(outside, os.O_WRONLY | os.O_CREAT),
-        lambda: outside.parent.mkdir(),
+        outside.parent.mkdir,
         lambda: sqlite3.connect(outside),
     ):
         try:
             attempt()
         except (OSError, sqlite3.Error):
             pass
+        else:
+            raise AssertionError(f"{outside} was created")
         found = write_guard.take_violations()
         assert len(found) == 1
         assert found[0].startswith(str(outside.parent))

@@ -4,7 +4,8 @@
 and ``sqlite3.connect``; a path outside the allowed roots is recorded, and ``conftest.py``
 fails the test that made it. Allowed: the system temporary directory (pytest's ``tmp_path``
 and the run's HOME live there), ``/dev`` (ptys, ``/dev/null``), bytecode caches, and the
-test tools' own caches in the repository (``.pytest_cache``, ``.hypothesis``).
+test tools' own caches in the repository (``.pytest_cache``, ``.hypothesis``), and the browser
+tests' screenshot directory.
 """
 
 from __future__ import annotations
@@ -67,11 +68,13 @@ def _hook(event: str, args: tuple[object, ...]) -> None:
         _check(args[0])
 
 
-def install(repo: Path) -> None:
-    """Start recording (once per process); ``repo`` is where the tools' caches may be."""
+def install(repo: Path, artifacts: Path) -> None:
+    """Start recording (once per process); ``repo`` is where the tools' caches may be, and
+    ``artifacts`` the browser tests' screenshots (relative to ``repo``)."""
     global _installed  # noqa: PLW0603 - one audit hook per process, by PEP 578's design
     _roots[:] = [_real(tempfile.gettempdir()), "/dev", "/proc/self"]
     _roots.extend(_real(str(repo / cache)) for cache in _TOOL_CACHES)
+    _roots.append(_real(str(repo / artifacts)))
     if not _installed:
         sys.addaudithook(_hook)
         _installed = True

@@ -178,6 +178,7 @@ class ListenError(RouteBError):
     def __init__(self, what: str, address: str, reason: str) -> None:
         self.what = what
         self.address = address
+        self.reason = reason
         super().__init__(f"{what}: cannot listen on {address}: {reason}")
 
     @classmethod
