@@ -134,6 +134,14 @@ class MeterLink(Protocol):
 Connector = Callable[[], AbstractAsyncContextManager[MeterLink]]
 
 
+# What the user does after the meter rejected the credentials (docs/run.md, "Credentials").
+LATCHED_NEXT_STEP: Final = (
+    "Check the B-route ID and password against your utility's letter, fix them in the config "
+    "(or ROUTEB_ID / ROUTEB_PASSWORD), then reload with SIGHUP (`systemctl reload routeb`): "
+    "new credentials are tried at once; the same ones only after `routeb run --retry-auth`"
+)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -195,6 +203,7 @@ class Collector:
             try:
                 async with self._connect() as link:
                     delay = self.settings.retry_delay
+                    self._publish(down_reason=None, down_detail=None)
                     await self._event("connected", "meter session up")
                     await self._serve(link)
             except Exception as caught:
@@ -202,12 +211,24 @@ class Collector:
                 if isinstance(exc, AuthenticationError):
                     # Latched credentials: never hammer the meter; wait for new ones (SIGHUP).
                     self.latched = str(exc)
-                    self._publish(online=False, link=LinkSnapshot(state="latched"))
+                    detail = f"{exc}. {LATCHED_NEXT_STEP}"
+                    _LOG.error("meter %s: %s", self.settings.meter, detail)
+                    self._publish(
+                        online=False,
+                        link=LinkSnapshot(state="latched"),
+                        down_reason="credentials_rejected",
+                        down_detail=detail,
+                    )
                     await self._event("latched", str(exc))
                     await asyncio.Event().wait()
                 if not isinstance(exc, RouteBError):
                     _LOG.error("collector failure, restarting", exc_info=exc)
-                self._publish(online=False, link=LinkSnapshot(state="down"))
+                self._publish(
+                    online=False,
+                    link=LinkSnapshot(state="down"),
+                    down_reason="no_connection",
+                    down_detail=f"{type(exc).__name__}: {exc}; retrying in {delay:g} s",
+                )
                 await self._event("disconnected", f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 600.0)

@@ -62,6 +62,10 @@ class LiveState:
     backfill_missing: int = 0
     backfill_filled: int = 0
     contract_amperes: int | None = None
+    # Why the meter is not online, as a short code ("credentials_rejected", "no_connection")
+    # for /metrics, and as a sentence saying what to do for the dashboard and MQTT.
+    down_reason: str | None = None
+    down_detail: str | None = None
 
     def updated(self, **changes: object) -> LiveState:
         """A copy with ``changes`` applied."""

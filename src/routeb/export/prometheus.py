@@ -62,7 +62,11 @@ class _Family:
 def render(states: Iterable[LiveState], extra: Mapping[str, Number] | None = None) -> str:
     """The /metrics body for every meter; a value that is unavailable is simply absent."""
     fam = {
-        "up": _Family("routeb_meter_up", "gauge", "1 when the meter answered recently"),
+        "up": _Family(
+            "routeb_meter_up",
+            "gauge",
+            "1 when the meter answered recently; 0 with reason (credentials_rejected, …)",
+        ),
         "power": _Family("routeb_power_watts", "gauge", "Instantaneous power (E7); < 0 = selling"),
         "current": _Family("routeb_current_amperes", "gauge", "Instantaneous current (E8)"),
         "energy": _Family(
@@ -98,7 +102,8 @@ def render(states: Iterable[LiveState], extra: Mapping[str, Number] | None = Non
     }
     for s in states:
         m = {"meter": s.meter}
-        fam["up"].add(1 if s.online else 0, **m)
+        down = {} if s.online or not s.down_reason else {"reason": s.down_reason}
+        fam["up"].add(1 if s.online else 0, **m, **down)
         fam["power"].add(s.power_w, **m)
         fam["current"].add(s.current_r_a, phase="R", **m)
         fam["current"].add(s.current_t_a, phase="T", **m)

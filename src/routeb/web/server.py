@@ -6,11 +6,13 @@ Binds 127.0.0.1:8610 by default. Read-only: no route changes anything.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from routeb.collector.live import LiveHub
 from routeb.config import DEFAULT_LISTEN, parse_listen
@@ -38,6 +40,45 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "meter_online": online})
 
 
+# A client that sends malformed HTTP gets its 400 from aiohttp; its log line is one WARNING per
+# this many seconds (the rest at DEBUG), never an ERROR traceback per request.
+MALFORMED_LOG_INTERVAL_S: Final = 600.0
+
+
+class _MalformedRequests(logging.Filter):
+    """On aiohttp's server logger: a malformed request is one line, at most every 10 minutes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: float | None = None
+        self.quiet = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        info = record.exc_info
+        if info is None or not isinstance(info[1], HttpProcessingError):
+            return True
+        reason = str(info[1].message).strip().splitlines()[0] if info[1].message else "malformed"
+        client = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        record.exc_info, record.exc_text, record.args = None, None, None
+        now = time.monotonic()
+        if self.last is not None and now - self.last < MALFORMED_LOG_INTERVAL_S:
+            self.quiet += 1
+            record.msg = f"malformed HTTP request from {client} refused (400: {reason})"
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger("aiohttp.server").isEnabledFor(logging.DEBUG)
+        more = f"; {self.quiet} more since the last report" if self.quiet else ""
+        record.msg = (
+            f"malformed HTTP request from {client} refused (400: {reason}){more}; "
+            f"further ones for {MALFORMED_LOG_INTERVAL_S / 60:.0f} min are logged at DEBUG"
+        )
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        self.last, self.quiet = now, 0
+        return True
+
+
+_MALFORMED: Final = _MalformedRequests()
+
+
 def build_app(
     hub: LiveHub, extra_metrics: Callable[[], Mapping[str, float]] | None = None
 ) -> web.Application:
@@ -63,6 +104,9 @@ class HttpServer:
 
     async def start(self) -> None:
         """Listen; ListenError (port in use, no such address) instead of an OSError."""
+        server_log = logging.getLogger("aiohttp.server")
+        if _MALFORMED not in server_log.filters:
+            server_log.addFilter(_MALFORMED)
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
