@@ -26,7 +26,9 @@ def _parsers(
 
 def test_every_option_of_every_command_has_help() -> None:
     missing = []
-    for name, parser in _parsers(build_parser()):
+    parsers = [p for command in _COMMANDS for p in _parsers(build_parser(command))]
+    assert len({name for name, _ in parsers}) > len(_COMMANDS) + 3  # sub-sub-commands too
+    for name, parser in parsers:
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction | argparse._VersionAction):
                 continue
