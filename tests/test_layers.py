@@ -77,6 +77,22 @@ FORBIDDEN: dict[str, set[str]] = {
     "fleet": {"cli", "driver", "transport", "serialio", "bridge", "collector"},
     "export": {"cli", "driver", "transport", "serialio"},
     "web": {"cli", "driver", "transport", "serialio"},
+    # Running under a service manager: the notify client and a watchdog over health checks.
+    "service": {
+        "cli",
+        "driver",
+        "transport",
+        "serialio",
+        "skstack",
+        "echonet",
+        "meter",
+        "collector",
+        "web",
+        "bridge",
+        "emulator",
+        "fleet",
+        "export",
+    },
 }
 # sans-IO packages: no IO, clock, randomness or logging (architecture.md, L1).
 SANS_IO = {"echonet", "skstack"}
