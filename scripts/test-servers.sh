@@ -1,13 +1,17 @@
 #!/bin/sh
-# The real servers the tests start on loopback: Mosquitto (MQTT), PostgreSQL (fleet store) and
-# Chromium (dashboard, driven by Playwright). Install the missing ones with apt when we can
-# (root or sudo), else say how. Nothing is started here: the tests start their own instances.
+# The real servers the tests start on loopback: Mosquitto (MQTT), PostgreSQL (fleet store),
+# InfluxDB 1.x and VictoriaMetrics (the InfluxDB sink) and Chromium (dashboard, driven by
+# Playwright). Install the missing ones with apt when we can (root or sudo), else say how.
+# Nothing is started here: the tests start their own instances.
 set -eu
 need=""
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$need mosquitto"
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
     need="$need postgresql"
 [ -x /usr/bin/chromium ] || need="$need chromium"
+# InfluxDB 1.x and VictoriaMetrics (the InfluxDB sink's line protocol, 1.x and 2.x endpoints).
+[ -x /usr/bin/influxd ] || need="$need influxdb"
+[ -x /usr/bin/victoria-metrics ] || need="$need victoria-metrics"
 # A Japanese font, so that screenshots of the Japanese pages are legible.
 [ -d /usr/share/fonts/opentype/noto ] || need="$need fonts-noto-cjk"
 [ -z "$need" ] && exit 0

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from routeb.collector.live import LinkSnapshot, LiveHub, LiveState
 from routeb.echonet.energy import EnergyScale
+from routeb.live import LinkSnapshot, LiveHub, LiveState
 from routeb.storage import (
     JST,
     InstantReading,
@@ -151,7 +151,7 @@ def live_state(power_w: int | None, at: datetime, **changes: object) -> LiveStat
         ),
         contract_amperes=30,
     )
-    return state.updated(**changes) if changes else state
+    return replace(state, **changes) if changes else state  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)

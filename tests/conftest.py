@@ -1,16 +1,18 @@
 """Shared fixtures: real servers on loopback; a temporary HOME; nothing written outside temp.
 
 The whole run gets a HOME (and XDG directories) of its own, so neither routeb nor a server it
-starts can touch the real home, and ``ROUTEB_*`` variables of the user's shell are dropped
-(``ROUTEB_TEST_*``, the suite's own settings, stay). An audit hook (PEP 578) sees every file
-this process opens for writing, every directory it makes and every SQLite database it opens;
-anything outside the temporary directories fails the test that did it
+starts can touch the real home, and the ``ROUTEB_*`` configuration variables of the user's
+shell are dropped (the suite's own settings, ``ROUTEB_REQUIRE_*`` and ``ROUTEB_TEST_*``,
+stay). An audit hook (PEP 578) sees every file this process opens for writing, every
+directory it makes and every SQLite database it opens; anything outside the temporary
+directories fails the test that did it
 (``tests/write_guard.py``). The one declared output is the screenshots directory of the browser
 tests (``artifacts/``, or ``ROUTEB_TEST_ARTIFACTS``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -19,13 +21,18 @@ from typing import Any
 
 import pytest
 
+from routeb.config import environment_variables
 from tests import write_guard
+from tests.servers.homeassistant import HomeAssistant, ha_venv
 from tests.servers.mosquitto import Broker
 from tests.servers.postgres import Postgres
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Before any test module is imported: a temporary HOME, then the write guard."""
+    real_pyenv = Path.home() / ".pyenv"
+    if real_pyenv.is_dir():
+        os.environ.setdefault("PYENV_ROOT", str(real_pyenv))  # scripts/ha-venv.sh finds 3.13
     home = Path(tempfile.mkdtemp(prefix="routeb-test-home-"))
     os.environ["HOME"] = str(home)
     for name, sub in (
@@ -35,9 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
         ("XDG_CACHE_HOME", ".cache"),
     ):
         os.environ[name] = str(home / sub)
-    for name in [n for n in os.environ if n.startswith("ROUTEB_")]:
-        if not name.startswith("ROUTEB_TEST_"):  # the suite's own settings stay
-            del os.environ[name]
+    for name in environment_variables() & set(os.environ):
+        del os.environ[name]  # the suite's own settings (ROUTEB_REQUIRE_*, ROUTEB_TEST_*) stay
     artifacts = Path(os.environ.get("ROUTEB_TEST_ARTIFACTS", "artifacts"))
     write_guard.install(Path(config.rootpath), artifacts)
 
@@ -58,6 +64,21 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     server = Broker(tmp_path)
     server.start()
     try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def home_assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
+    """One real Home Assistant core for the run, onboarded (tests/servers/homeassistant.py).
+
+    Tests share it: each uses its own meter's statistic ids and entities.
+    """
+    server = HomeAssistant(tmp_path_factory.mktemp("ha"), ha_venv())
+    asyncio.run(server.start())
+    try:
+        asyncio.run(server.onboard())
         yield server
     finally:
         server.stop()

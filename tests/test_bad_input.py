@@ -130,6 +130,10 @@ CASES = [
     Case("fleet-absurd-date", ("fleet", "--db", "postgresql://x", "totals", "--from",
          "0001-01-01"), 2, ("0001-01-01", "outside")),
     Case("service-watchdog", ("service", "unit", "--watchdog", "0"), 2, ("--watchdog",)),
+    Case("ha-not-configured", ("ha", "status"), 2, ("homeassistant", "url and token")),
+    Case("ha-absurd-date", ("ha", "import", "--db", "{db}", "--from", "0001-01-01"), 2,
+         ("0001-01-01", "outside"),
+         config='[homeassistant]\nurl = "http://127.0.0.1:1"\ntoken = "t"\n'),
 ]  # fmt: skip
 
 

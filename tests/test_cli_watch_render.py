@@ -8,7 +8,7 @@ from decimal import Decimal
 from rich.console import Console
 
 from routeb.cli import watch
-from routeb.collector.live import LinkSnapshot
+from routeb.live import LinkSnapshot
 
 
 class _Link:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
+from routeb.config import environment_variables
 from tests import write_guard
 
 
@@ -22,7 +23,7 @@ def test_home_and_platform_dirs_are_temporary() -> None:
         str(Path("~").expanduser()),
     ):
         assert os.path.realpath(path).startswith(temp + os.sep), path
-    assert not any(name.startswith("ROUTEB_") for name in os.environ)
+    assert not environment_variables() & set(os.environ)
 
 
 def test_a_write_outside_temp_is_recorded(tmp_path: Path) -> None:

@@ -39,7 +39,9 @@ __all__ = [
     "BridgeConfig",
     "Config",
     "FleetConfig",
+    "HomeAssistantConfig",
     "HttpConfig",
+    "InfluxConfig",
     "MeterConfig",
     "MqttConfig",
     "PollingConfig",
@@ -48,6 +50,7 @@ __all__ = [
     "default_config_path",
     "default_db_path",
     "default_state_dir",
+    "environment_variables",
     "key",
     "load_config",
     "parse_document",
@@ -420,6 +423,7 @@ class Setting:
     env: str | None = None
     enabled_by_env: str | None = None  # a flag that defaults to true when this variable is set
     default_text: str | None = None  # how the default reads in the docs
+    enabled_by: str | None = None  # a flag that defaults to true when this sibling key is set
 
 
 _SETTING: Final = "routeb.setting"
@@ -435,9 +439,10 @@ def key(
     factory: Callable[[], Any] | None = None,
     enabled_by_env: str | None = None,
     default_text: str | None = None,
+    enabled_by: str | None = None,
 ) -> Any:
     """A dataclass field that is also a config key (its name is the key)."""
-    meta = {_SETTING: Setting(convert, help, env, enabled_by_env, default_text)}
+    meta = {_SETTING: Setting(convert, help, env, enabled_by_env, default_text, enabled_by)}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -707,6 +712,126 @@ class FleetConfig:
     max_inflight: int = key(100, convert=Whole(1), help="QoS 1 messages awaiting PUBACK")
 
 
+def _measurement(value: str) -> str | None:
+    if not value or any(c in value for c in ", =\\\n") or value.startswith("_"):
+        return "must be a plain name (no spaces, commas, =)"
+    return None
+
+
+class Versions(Converter):
+    """An integer protocol version out of a few."""
+
+    def __init__(self, *versions: int, meaning: str) -> None:
+        self.versions = versions
+        self.meaning = meaning
+        self.kind = " \\| ".join(f"`{v}`" for v in versions)
+
+    def __call__(self, value: object) -> object:
+        if isinstance(value, bool) or value not in self.versions:
+            raise ValueError(f"must be {self.meaning}")
+        return value
+
+    def from_env(self, text: str) -> object:
+        return self(int(text) if text.strip().isdigit() else text)
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAssistantConfig:
+    """[homeassistant]: long-term statistics import (docs/homeassistant.md)."""
+
+    enabled: bool = key(
+        False,
+        convert=Flag(),
+        enabled_by="url",
+        default_text="`true` when `url` is set",
+        help="`routeb run` imports after every backfill and every completed hour",
+    )
+    url: str = key(
+        "",
+        convert=Text(),
+        env="ROUTEB_HA_URL",
+        help="`http://homeassistant.local:8123` (https works too)",
+    )
+    token: Secret | None = key(
+        convert=SecretText(),
+        env="ROUTEB_HA_TOKEN",
+        help="a long-lived access token of an **administrator** (a secret: never printed)",
+    )
+    cost: bool = key(
+        True,
+        convert=Flag(),
+        help="with a `[tariff]`, also import the cost of energy bought in JPY "
+        "(`routeb:<meter>_cost`)",
+    )
+    interval: float = key(
+        60.0,
+        convert=Number(5.0),
+        help="seconds between checks of the store for new or changed half-hours",
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What is wrong across keys (checked only when enabled)."""
+        if not self.enabled:
+            return []
+        if not self.url.startswith(("http://", "https://")):
+            return [("url", "must look like http://homeassistant.local:8123")]
+        if self.token is None:
+            return [("token", "is required: a long-lived access token of an admin user")]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxConfig:
+    """[influxdb]: the InfluxDB line-protocol sink (docs/influxdb.md)."""
+
+    enabled: bool = key(
+        False,
+        convert=Flag(),
+        enabled_by="url",
+        default_text="`true` when `url` is set",
+        help="`routeb run` writes the store's outbox to InfluxDB",
+    )
+    url: str = key("", convert=Text(), env="ROUTEB_INFLUX_URL", help="`http://127.0.0.1:8086`")
+    version: int = key(
+        2,
+        convert=Versions(1, 2, meaning="1 (/write) or 2 (/api/v2/write, also 3.x)"),
+        help="`1`: `/write?db=` (InfluxDB 1.x); `2`: `/api/v2/write` (InfluxDB 2.x and 3.x, "
+        "VictoriaMetrics)",
+    )
+    token: Secret | None = key(
+        convert=SecretText(),
+        env="ROUTEB_INFLUX_TOKEN",
+        help="2.x/3.x API token (`Authorization: Token …`; never printed)",
+    )
+    org: str = key("", convert=Text(), help="2.x/3.x organisation")
+    bucket: str = key(
+        "routeb", convert=Text(), help="2.x/3.x bucket (3.x: the database as `bucket`)"
+    )
+    database: str = key("routeb", convert=Text(), help="1.x database")
+    username: str | None = key(convert=Text(), help="1.x user (HTTP basic)")
+    password: Secret | None = key(
+        convert=SecretText(), env="ROUTEB_INFLUX_PASSWORD", help="1.x password (never printed)"
+    )
+    measurement: str = key(
+        "routeb",
+        convert=Text(_measurement),
+        help="the measurement name; tag `meter`, fields named as in the registry",
+    )
+    interval: float = key(10.0, convert=Number(0.5), help="seconds between outbox polls")
+    batch: int = key(5000, convert=Whole(1), help="outbox rows per write")
+    backlog_days: int = key(
+        31,
+        convert=Whole(1, unit=" of days"),
+        help="raw readings older than this when finally sent are skipped (half-hours never)",
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What is wrong across keys (checked only when enabled)."""
+        if self.enabled and not self.url.startswith(("http://", "https://")):
+            return [("url", "must look like http://127.0.0.1:8086")]
+        return []
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration: one field per section, plus where it was read from."""
@@ -720,6 +845,10 @@ class Config:
     tariff: TariffConfig = section(TariffConfig, "the electricity plan for costs")
     fleet: FleetConfig = section(FleetConfig, "the fleet stream (docs/fleet.md)")
     bridge: BridgeConfig = section(BridgeConfig, "`routeb bridge` (docs/bridge.md)")
+    homeassistant: HomeAssistantConfig = section(
+        HomeAssistantConfig, "Home Assistant long-term statistics (docs/homeassistant.md)"
+    )
+    influxdb: InfluxConfig = section(InfluxConfig, "the InfluxDB sink (docs/influxdb.md)")
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -807,7 +936,8 @@ def _read_table(
                 where=locate.where(f"{name}.{given}", index),
             )
     values: dict[str, object] = {}
-    for field_name, setting in known:
+    # A flag enabled by a sibling key is decided after that key.
+    for field_name, setting in sorted(known, key=lambda item: item[1].enabled_by is not None):
         dotted = f"{label}.{field_name}"
         from_env = env.get(setting.env) if setting.env and index is None else None
         try:
@@ -817,6 +947,8 @@ def _read_table(
                 values[field_name] = setting.convert(data[field_name])
             elif setting.enabled_by_env and env.get(setting.enabled_by_env):
                 values[field_name] = True
+            elif setting.enabled_by and values.get(setting.enabled_by):
+                values[field_name] = True  # e.g. [homeassistant] with a url is enabled
         except _SubKeyError as exc:
             raise ConfigError(
                 f"{dotted}.{exc.name}",
@@ -829,7 +961,13 @@ def _read_table(
             raise ConfigError(
                 dotted, str(exc), where=locate.where(f"{name}.{field_name}", index)
             ) from None
-    return cls(**values)
+    table = cls(**values)
+    check = getattr(table, "problems", None)
+    for field_name, message in check() if check is not None else ():
+        raise ConfigError(
+            f"{label}.{field_name}", message, where=locate.where(f"{name}.{field_name}", index)
+        )
+    return table
 
 
 def read_sections(
@@ -906,6 +1044,15 @@ def parse_document(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(file or "config"), f"not valid TOML: {exc}") from None
     return read_sections(root, data, {} if env is None else env, _Locator(file, text))
+
+
+def environment_variables() -> frozenset[str]:
+    """Every variable routeb reads as configuration (ROUTEB_CONFIG and each key's)."""
+    names = {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}FLEET_DSN"}
+    for _, meta in _sections(Config):
+        for _, setting in _settings(meta.table):
+            names.update(n for n in (setting.env, setting.enabled_by_env) if n)
+    return frozenset(names)
 
 
 def with_overrides(

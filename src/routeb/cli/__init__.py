@@ -29,6 +29,7 @@ _COMMANDS: tuple[str, ...] = (
     "ingest",
     "fleet",
     "service",
+    "ha",
 )
 
 
@@ -50,6 +51,7 @@ _SUMMARIES: dict[str, str] = {
     "ingest": "write the fleet MQTT stream into PostgreSQL (a pool of workers)",
     "fleet": "fleet queries: latest readings, completeness, totals per 30 minutes",
     "service": "print the systemd unit (Type=notify, watchdog) or a udev rule for the dongle",
+    "ha": "Home Assistant long-term statistics: import history, show status",
 }
 
 

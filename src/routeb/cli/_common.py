@@ -244,6 +244,9 @@ def register_config_secrets(config: Config) -> None:
         config.http.token,
         config.mqtt.password,
         config.fleet.password,
+        config.homeassistant.token,
+        config.influxdb.token,
+        config.influxdb.password,
     ):
         register_secret(secret)
     register_url_secret(config.mqtt.url)

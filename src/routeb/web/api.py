@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from aiohttp import web
 
-from routeb.collector.live import LiveHub, LiveState
 from routeb.errors import UsageError
+from routeb.live import LiveHub, LiveState
 from routeb.storage import (
     JST,
     MeterRecord,
@@ -193,7 +193,7 @@ def _sum(values: list[Decimal | None]) -> Decimal | None:
 def _live(ctx: DashboardContext, meter: str, state: LiveState | None = None) -> dict[str, object]:
     state = state or ctx.hub.get(meter) or LiveState(meter)
     if state.contract_amperes is None and ctx.tariff is not None:
-        state = state.updated(contract_amperes=ctx.tariff.contract_amperes)
+        state = replace(state, contract_amperes=ctx.tariff.contract_amperes)
     return state_json(state, ctx.now(), ctx.stale_after_s)
 
 

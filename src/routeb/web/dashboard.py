@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from routeb.collector.live import LiveHub
+from routeb.live import LiveHub
 from routeb.web.api import CONTEXT_KEY, DashboardContext, add_api_routes, api_errors
 from routeb.web.auth import (
     TokenLike,

@@ -17,7 +17,7 @@ from typing import Final
 
 from aiohttp import web
 
-from routeb.collector.live import LinkSnapshot, LiveState
+from routeb.live import LinkSnapshot, LiveState
 from routeb.storage import JST
 
 __all__ = ["Fragment", "dumps", "iso", "json_response", "link_json", "state_json"]

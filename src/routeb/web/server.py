@@ -14,10 +14,10 @@ from typing import Final
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from routeb.collector.live import LiveHub
 from routeb.config import DEFAULT_LISTEN, parse_listen
 from routeb.errors import ListenError
 from routeb.export.prometheus import CONTENT_TYPE, render
+from routeb.live import LiveHub
 
 __all__ = ["DEFAULT_LISTEN", "HttpServer", "build_app", "parse_listen"]
 
