@@ -15,6 +15,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "_redact": {"*"},
     "echonet": {
         "skstack",
+        "j11",
         "serialio",
         "driver",
         "transport",
@@ -29,6 +30,23 @@ FORBIDDEN: dict[str, set[str]] = {
     },
     "skstack": {
         "echonet",
+        "j11",
+        "serialio",
+        "driver",
+        "transport",
+        "meter",
+        "collector",
+        "storage",
+        "export",
+        "web",
+        "bridge",
+        "emulator",
+        "cli",
+    },
+    # The J11 codec (j11.md) sits beside skstack: sans-IO, and it shares nothing with it.
+    "j11": {
+        "echonet",
+        "skstack",
         "serialio",
         "driver",
         "transport",
@@ -118,7 +136,7 @@ FORBIDDEN: dict[str, set[str]] = {
     },
 }
 # sans-IO packages: no IO, clock, randomness or logging (architecture.md, L1).
-SANS_IO = {"echonet", "skstack"}
+SANS_IO = {"echonet", "skstack", "j11"}
 SANS_IO_FORBIDDEN_MODULES = {
     "asyncio",
     "socket",

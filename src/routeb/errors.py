@@ -5,7 +5,9 @@
     RouteBError
     ├── ProtocolError                 the peer (meter, module, LAN node) sent something invalid
     │   ├── EchonetDecodeError        ECHONET Lite frame or EDT that does not decode (offset, EPC)
-    │   └── SkstackProtocolError      module output that breaks the SKSTACK IP grammar
+    │   ├── SkstackProtocolError      module output that breaks the SKSTACK IP grammar
+    │   ├── J11FrameError             a J11 frame that does not check (kind, command)
+    │   └── J11DecodeError            a checked J11 frame whose data does not fit its command
     ├── UsageError (ValueError)       routeb was asked for something the protocol forbids
     ├── ModuleCommandError            the module answered FAIL ERxx (code)
     ├── DeviceError                   the serial device or its URL
@@ -42,6 +44,8 @@ __all__ = [
     "DeviceNotFoundError",
     "DevicePermissionError",
     "EchonetDecodeError",
+    "J11DecodeError",
+    "J11FrameError",
     "ListenError",
     "MeterNotFoundError",
     "ModuleCommandError",
@@ -91,6 +95,38 @@ class SkstackProtocolError(ProtocolError):
         self.reason = reason
         self.offset = offset
         super().__init__(f"{reason} (offset {offset})")
+
+
+class J11FrameError(ProtocolError):
+    """Bytes that do not make a J11 frame (j11.md §2): a checksum, the unique code or the length.
+
+    ``kind`` names the fault (``routeb.j11.frame.FrameFault``), ``command`` is the command code
+    when the header checked, ``skipped`` the bytes discarded. The message never holds frame data.
+    """
+
+    def __init__(
+        self, kind: str, reason: str, *, command: int | None = None, skipped: int = 0
+    ) -> None:
+        self.kind = kind
+        self.reason = reason
+        self.command = command
+        self.skipped = skipped
+        where = f" (command 0x{command:04X})" if command is not None else ""
+        super().__init__(f"{reason}{where}")
+
+
+class J11DecodeError(ProtocolError):
+    """A J11 frame that checks but whose data does not fit its command (j11.md §4–§5).
+
+    ``result`` is the result code a module answers to such a request (j11.md §6: 0x04 a value
+    out of range, 0x11 a wrong length); the message never holds frame data.
+    """
+
+    def __init__(self, command: int, reason: str, *, result: int = 0x04) -> None:
+        self.command = command
+        self.reason = reason
+        self.result = result
+        super().__init__(f"J11 0x{command:04X}: {reason}")
 
 
 class UsageError(RouteBError, ValueError):

@@ -1,9 +1,11 @@
-"""`routeb emulate`: a Wi-SUN module and smart meter on a pty (and TCP), for any B-route client.
+"""`routeb emulate`: a Wi-SUN module and smart meter(s) on a pty (and TCP), for any B-route client.
 
 Prints exactly one JSON line when ready, e.g.
 ``{"serial": "/dev/pts/7", "tcp": "socket://127.0.0.1:40123", "dialect": "bp35a1"}``,
-then runs until SIGINT/SIGTERM. With ``--udp ADDRESS`` the meter is also an ECHONET Lite node
-on ADDRESS:3610 and the line gains ``"udp": "ADDRESS"`` (docs/bridge.md).
+then runs until SIGINT/SIGTERM. ``--dialect j11`` serves a ROHM J11 module instead of a SKSTACK
+one. With ``--udp ADDRESS`` the meter is also an ECHONET Lite node on ADDRESS:3610 and the line
+gains ``"udp": "ADDRESS"`` (docs/bridge.md); with ``--meters N`` it lists each meter's MAC,
+channel and PAN ID under ``"meters"``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from routeb.config import validate_password, validate_rbid
 from routeb.emulator.app import (
     DEFAULT_ID,
     DEFAULT_PASSWORD,
+    DIALECTS,
     FAULTS,
+    J11,
+    MAX_METERS,
     Emulator,
     EmulatorOptions,
     parse_faults,
@@ -38,16 +43,17 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "emulate",
         help="run an emulated Wi-SUN module and smart meter on a pty",
-        description="Serve an emulated SKSTACK IP module with a smart meter behind it. "
+        description="Serve an emulated Wi-SUN module (SKSTACK IP text, or ROHM J11 binary with "
+        "--dialect j11) with one or more smart meters behind it. "
         f"Without --id/--password the meter uses ID {DEFAULT_ID} and password "
         f"{DEFAULT_PASSWORD} (the emulator's own, not a secret; see docs/emulator.md).",
     )
     parser.add_argument(
         "--dialect",
-        choices=[d.value for d in Dialect],
+        choices=list(DIALECTS),
         default="bp35a1",
         help="which module to be: bp35a1 (also RL7023 Stick-D/IPS), bp35c2 (BP35C0/C2, "
-        "RS-WSUHA-P), rl7023 (Tessera); default bp35a1",
+        "RS-WSUHA-P), rl7023 (Tessera), j11 (ROHM J11 binary); default bp35a1",
     )
     parser.add_argument(
         "--id", help=f"the meter's B-route ID, 32 letters and digits (default {DEFAULT_ID})"
@@ -67,7 +73,32 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the household model")
     parser.add_argument(
-        "--profile", type=Path, help="meter profile TOML (docs/emulator-profile.md)"
+        "--radio-seed",
+        type=int,
+        help="seed of the module's delays and losses (default: a new one every run)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        action="append",
+        default=[],
+        help="meter profile TOML (docs/emulator-profile.md); once per meter with --meters",
+    )
+    parser.add_argument(
+        "--meters",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"N meters (1..{MAX_METERS}) on different channels around the module",
+    )
+    parser.add_argument(
+        "--uart-latency",
+        type=float,
+        metavar="MS",
+        help="the adapter's latency timer in ms (default 16, FTDI; 1 with --dialect j11)",
+    )
+    parser.add_argument(
+        "--uart-chunk", type=int, metavar="BYTES", help="cut every burst into pieces this long"
     )
     parser.add_argument(
         "--fault", action="append", default=[], metavar="NAME[=VALUE]", help=fault_help
@@ -106,9 +137,22 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
         raise ConfigError("--clock-speed", "must be > 0")
     if args.tcp is not None and not 0 <= args.tcp <= 65535:
         raise ConfigError("--tcp", f"port {args.tcp} is out of range (0..65535)")
-    profile = load_profile(args.profile, overrides={"seed": args.seed}) if args.profile else None
+    if not 1 <= args.meters <= MAX_METERS:
+        raise ConfigError("--meters", f"must be 1..{MAX_METERS}, got {args.meters}")
+    if len(args.profile) > args.meters:
+        raise ConfigError(
+            "--profile", f"given {len(args.profile)} times for {args.meters} meter(s)"
+        )
+    if args.uart_latency is not None and not args.uart_latency >= 0:
+        raise ConfigError("--uart-latency", "must be >= 0")
+    if args.uart_chunk is not None and args.uart_chunk < 1:
+        raise ConfigError("--uart-chunk", "must be at least 1")
+    profiles = tuple(
+        load_profile(path, overrides={"seed": args.seed + index})
+        for index, path in enumerate(args.profile)
+    )
     options = EmulatorOptions(
-        dialect=Dialect(args.dialect),
+        dialect=J11 if args.dialect == J11 else Dialect(args.dialect),
         rbid=rbid,
         password=password,
         time_scale=args.time_scale,
@@ -118,9 +162,14 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
         link=args.link,
         log=args.log,
         udp=args.udp,
+        meters=args.meters,
+        profiles=profiles,
+        radio_seed=args.radio_seed,
+        uart_latency=None if args.uart_latency is None else args.uart_latency / 1000,
+        uart_chunk=args.uart_chunk,
     )
-    if profile is not None:
-        options = replace(options, profile=profile)
+    if profiles:
+        options = replace(options, profile=profiles[0])
     else:
         options = replace(options, profile=replace(options.profile, seed=args.seed))
     options = parse_faults(args.fault, options)
