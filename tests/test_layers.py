@@ -117,6 +117,24 @@ FORBIDDEN: dict[str, set[str]] = {
     # The sinks that read the store: never the meter side.
     "ha": {"cli", "driver", "transport", "serialio", "collector", "meter", "web", "bridge"},
     "influx": {"cli", "driver", "transport", "serialio", "collector", "meter", "web", "bridge"},
+    # Running under a service manager: the notify client and a watchdog over health checks.
+    "service": {
+        "cli",
+        "driver",
+        "transport",
+        "serialio",
+        "skstack",
+        "echonet",
+        "meter",
+        "collector",
+        "web",
+        "bridge",
+        "emulator",
+        "fleet",
+        "export",
+        "ha",
+        "influx",
+    },
 }
 # sans-IO packages: no IO, clock, randomness or logging (architecture.md, L1).
 SANS_IO = {"echonet", "skstack", "j11"}

@@ -23,6 +23,7 @@
     ├── RequestError                  a meter request could not be completed
     │   └── PropertyNotAvailableError the meter answered SNA for a property
     ├── ConfigError                   a configuration key is missing or invalid (names the key)
+    ├── ListenError                   a server cannot listen on its address (in use, not ours)
     └── RouteBTimeoutError (TimeoutError)  anything that waited too long
 
 Errors carry data (offsets, EPCs, FAIL codes) as attributes, and their messages never contain the
@@ -30,6 +31,8 @@ B-route ID or password (see ``routeb._redact``).
 """
 
 from __future__ import annotations
+
+import errno
 
 __all__ = [
     "AuthenticationError",
@@ -43,6 +46,7 @@ __all__ = [
     "EchonetDecodeError",
     "J11DecodeError",
     "J11FrameError",
+    "ListenError",
     "MeterNotFoundError",
     "ModuleCommandError",
     "PanaTimeoutError",
@@ -196,11 +200,35 @@ class PropertyNotAvailableError(RequestError):
 
 
 class ConfigError(RouteBError):
-    """A configuration key is missing or invalid."""
+    """A configuration key is missing or invalid; ``where`` is ``FILE:LINE`` when known."""
 
-    def __init__(self, key: str, message: str) -> None:
+    def __init__(self, key: str, message: str, *, where: str | None = None) -> None:
         self.key = key
-        super().__init__(f"{key}: {message}")
+        self.where = where
+        super().__init__(f"{where}: {key}: {message}" if where else f"{key}: {message}")
+
+
+class ListenError(RouteBError):
+    """A server (dashboard, emulator, bridge) cannot listen on its address."""
+
+    def __init__(self, what: str, address: str, reason: str) -> None:
+        self.what = what
+        self.address = address
+        self.reason = reason
+        super().__init__(f"{what}: cannot listen on {address}: {reason}")
+
+    @classmethod
+    def from_os_error(cls, what: str, address: str, exc: OSError) -> ListenError:
+        """The error for ``bind()``'s ``exc``, saying what to do about it."""
+        reason = {
+            errno.EADDRINUSE: "the address is already in use (another routeb? choose another "
+            "port, or stop the program that has it: `ss -ltnup`)",
+            errno.EADDRNOTAVAIL: "this computer has no such address (check the IP)",
+            errno.EACCES: "permission denied (ports below 1024 need privileges)",
+        }.get(exc.errno or 0)
+        if reason is None:
+            reason = exc.strerror or str(exc)
+        return cls(what, address, reason)
 
 
 class RouteBTimeoutError(RouteBError, TimeoutError):

@@ -28,6 +28,7 @@ _COMMANDS: tuple[str, ...] = (
     "discover",
     "ingest",
     "fleet",
+    "service",
     "ha",
 )
 
@@ -49,6 +50,7 @@ _SUMMARIES: dict[str, str] = {
     "discover": "find ECHONET Lite nodes and smart meters on the LAN",
     "ingest": "write the fleet MQTT stream into PostgreSQL (a pool of workers)",
     "fleet": "fleet queries: latest readings, completeness, totals per 30 minutes",
+    "service": "print the systemd unit (Type=notify, watchdog) or a udev rule for the dongle",
     "ha": "Home Assistant long-term statistics: import history, show status",
 }
 
@@ -57,7 +59,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The top-level parser: every command (None), or ``only`` that one, registered in full.
 
     Each sub-parser argparse builds costs about a millisecond (its gettext look-ups), so a
-    command run by name gets only its own: `routeb decode HEX` starts in under 50 ms.
+    command run by name gets only its own (`routeb decode HEX` start-up: docs/benchmarks.md).
     """
     parser = argparse.ArgumentParser(
         prog="routeb",

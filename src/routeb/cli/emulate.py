@@ -33,7 +33,7 @@ from routeb.emulator.app import (
     parse_faults,
 )
 from routeb.emulator.profile import load_profile
-from routeb.errors import ConfigError
+from routeb.errors import ConfigError, ListenError
 from routeb.skstack.events import Dialect
 
 __all__ = ["register"]
@@ -47,11 +47,22 @@ def register(sub: Any) -> None:
         description="Serve an emulated Wi-SUN module (SKSTACK IP text, or ROHM J11 binary with "
         "--dialect j11) with one or more smart meters behind it. "
         f"Without --id/--password the meter uses ID {DEFAULT_ID} and password "
-        f"{DEFAULT_PASSWORD[:2]}… (see docs/emulator.md).",
+        f"{DEFAULT_PASSWORD} (the emulator's own, not a secret; see docs/emulator.md).",
     )
-    parser.add_argument("--dialect", choices=list(DIALECTS), default="bp35a1")
-    parser.add_argument("--id", help="the meter's B-route ID (32 characters)")
-    parser.add_argument("--password", help="the meter's B-route password (12 characters)")
+    parser.add_argument(
+        "--dialect",
+        choices=list(DIALECTS),
+        default="bp35a1",
+        help="which module to be: bp35a1 (also RL7023 Stick-D/IPS), bp35c2 (BP35C0/C2, "
+        "RS-WSUHA-P), rl7023 (Tessera), j11 (ROHM J11 binary); default bp35a1",
+    )
+    parser.add_argument(
+        "--id", help=f"the meter's B-route ID, 32 letters and digits (default {DEFAULT_ID})"
+    )
+    parser.add_argument(
+        "--password",
+        help=f"the meter's B-route password, 12 characters (default {DEFAULT_PASSWORD})",
+    )
     parser.add_argument(
         "--time-scale", type=float, default=1.0, help="multiply every delay (0.01 = 100× faster)"
     )
@@ -65,7 +76,9 @@ def register(sub: Any) -> None:
         help="the meter's JST time at start (default: now); with --clock-speed, a soak "
         "can run a past calendar up to the present",
     )
-    parser.add_argument("--tcp", type=int, metavar="PORT", help="also serve socket:// on PORT")
+    parser.add_argument(
+        "--tcp", type=int, metavar="PORT", help="also serve socket:// on PORT (0 = any free port)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the household model")
     parser.add_argument(
         "--radio-seed",
@@ -135,6 +148,10 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
     )
     if not args.time_scale >= 0:
         raise ConfigError("--time-scale", "must be >= 0")
+    if not args.clock_speed > 0:
+        raise ConfigError("--clock-speed", "must be > 0")
+    if args.tcp is not None and not 0 <= args.tcp <= 65535:
+        raise ConfigError("--tcp", f"port {args.tcp} is out of range (0..65535)")
     if not 1 <= args.meters <= MAX_METERS:
         raise ConfigError("--meters", f"must be 1..{MAX_METERS}, got {args.meters}")
     if len(args.profile) > args.meters:
@@ -180,7 +197,15 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
 async def _emulate(args: argparse.Namespace) -> int:
     options = _options(args)
     emulator = Emulator(options)
-    ready = await emulator.start()
+    try:
+        ready = await emulator.start()
+    except OSError as exc:
+        await emulator.close()
+        if args.tcp is not None and args.udp is None:
+            raise ListenError.from_os_error("--tcp", f"127.0.0.1:{args.tcp}", exc) from None
+        if args.udp is not None and args.tcp is None:
+            raise ListenError.from_os_error("--udp", f"{args.udp}:3610", exc) from None
+        raise ListenError.from_os_error("--tcp / --udp", "their addresses", exc) from None
     print(json.dumps(ready), flush=True)
     try:
         await until_signalled()

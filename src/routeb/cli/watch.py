@@ -19,8 +19,16 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from routeb.cli._common import Connection, add_connection_args, connect, load_settings, run
+from routeb.cli._common import (
+    CREDENTIALS_HELP,
+    Connection,
+    add_connection_args,
+    connect,
+    load_settings,
+    run,
+)
 from routeb.cli._common import setup_logging as _setup_logging
+from routeb.cli.progress import stage_line
 from routeb.echonet.energy import CumulativeEnergy, usage_between
 from routeb.echonet.smartmeter import FixedTimeEnergy, InstantaneousCurrents, decode_property
 from routeb.errors import RouteBError
@@ -35,11 +43,15 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "watch",
         help="live view: power, currents, energy today, last 30 minutes, link",
-        description="A live terminal view of the meter. Ctrl-C to quit.",
+        description="A live terminal view of the meter. Ctrl-C to quit. While connecting, "
+        "the stage (scanning channel N of 28, joining…) shows on stderr. " + CREDENTIALS_HELP,
     )
     add_connection_args(parser)
     parser.add_argument(
-        "--interval", type=float, default=None, help="seconds between power reads (min 5)"
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between power reads (min 5; default [polling] instantaneous_interval)",
     )
     parser.add_argument(
         "--updates", type=int, default=0, help="stop after this many updates (0 = run forever)"
@@ -210,12 +222,15 @@ async def _watch(args: argparse.Namespace) -> int:
     interval = max(5.0, args.interval or settings.config.polling.instantaneous_interval)
     energy_every = max(1, round(settings.config.polling.energy_interval / interval))
     console = Console()
+    shown = stage_line(quiet=args.quiet, device=settings.device)  # cleared by connect on error
     async with connect(
-        settings, retry_auth=args.retry_auth, show_identifiers=args.show_identifiers
+        settings, retry_auth=args.retry_auth, show_identifiers=args.show_identifiers, progress=shown
     ) as conn:
+        shown.stage("reading today's energy")
         view = _View()
         with contextlib.suppress(RouteBError):
             await _load_today(conn, view)
+        shown.close()
         tasks = [
             asyncio.create_task(_poll(conn, view, interval, energy_every)),
             asyncio.create_task(_listen(conn, view)),

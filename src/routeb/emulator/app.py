@@ -130,6 +130,13 @@ def _number(name: str, value: str | None) -> float:
     return number
 
 
+def _probability(name: str, value: str | None) -> float:
+    number = _number(name, value)
+    if number > 1:
+        raise ConfigError(f"--fault {name}", f"{value} is not a probability (0..1, e.g. 0.2)")
+    return number
+
+
 def parse_faults(specs: Sequence[str], options: EmulatorOptions) -> EmulatorOptions:
     """Apply ``NAME[=VALUE]`` fault specs to ``options``."""
     faults = options.faults
@@ -138,11 +145,11 @@ def parse_faults(specs: Sequence[str], options: EmulatorOptions) -> EmulatorOpti
         name, _, raw = spec.partition("=")
         value = raw or None
         if name == "drop":
-            faults = replace(faults, drop=min(1.0, _number(name, value)))
+            faults = replace(faults, drop=_probability(name, value))
         elif name == "slow":
             faults = replace(faults, slow=_number(name, value))
         elif name == "garble":
-            faults = replace(faults, garble=min(1.0, _number(name, value)))
+            faults = replace(faults, garble=_probability(name, value))
         elif name == "reset":
             faults = replace(faults, reset_every=_number(name, value))
         elif name == "event26":

@@ -90,7 +90,11 @@ def parse_instant(text: str, name: str, *, end: bool = False) -> datetime:
         ) from None
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=JST)
-    _check_day(value.astimezone(JST).date(), name)
+    try:
+        local = value.astimezone(JST)
+    except OverflowError:  # 0001-01-01T08:59+09:00 is before datetime.min in UTC
+        raise BadRequest(f"{name}: {text!r} is outside {MIN_DATE} … {MAX_DATE}") from None
+    _check_day(local.date(), name)
     return value
 
 
