@@ -208,6 +208,28 @@ BAD: list[tuple[str, dict[str, object], str]] = [
         _periods(_DAY, {**_DAY, "price": 31}),
         "period[2].name",
     ),
+    (
+        "minimum and base charge",
+        {**GOOD, "minimum_charge": {"amount": 500, "covers_kwh": 15}},
+        "minimum_charge",
+    ),
+    (
+        "minimum charge without kWh",
+        {**_without(GOOD, "base_charge"), "minimum_charge": {"amount": 500}},
+        "minimum_charge.covers_kwh",
+    ),
+    ("discount without name", {**GOOD, "discount": [{"per_period": 55}]}, "discount[1].name"),
+    (
+        "discount with both amounts",
+        {**GOOD, "discount": [{"name": "x", "per_period": 55, "per_kwh": 1}]},
+        "discount[1]",
+    ),
+    (
+        "negative discount",
+        {**GOOD, "discount": [{"name": "x", "per_kwh": -1}]},
+        "discount[1].per_kwh",
+    ),
+    ("missing_rates typo", {**GOOD, "missing_rates": "guess"}, "missing_rates"),
 ]
 
 
