@@ -147,7 +147,7 @@ def live_state(power_w: int | None, at: datetime, **changes: object) -> LiveStat
         clock_skew_s=1.5,
         fault=False,
         link=LinkSnapshot(
-            state="connected", lqi=120, rssi_dbm=-63.0, joins=2, rejoins={"timeout": 1}
+            state="ready", lqi=120, rssi_dbm=-63.0, joins=2, rejoins={"timeout": 1}
         ),
         contract_amperes=30,
     )

@@ -62,6 +62,7 @@ class LiveState:
     backfill_missing: int = 0
     backfill_filled: int = 0
     contract_amperes: int | None = None
+    reason: str | None = None  # why the meter is not live (e.g. credentials refused), if known
 
     def updated(self, **changes: object) -> LiveState:
         """A copy with ``changes`` applied."""
