@@ -31,6 +31,7 @@ from routeb.storage import (
 from routeb.storage.model import e4_to_kwh, scale_of
 from routeb.storage.sqlite import SLOTS_PER_DAY, Resolution
 from routeb.web.jsonout import (
+    LIVE_LINK_STATES,
     Fragment,
     dumps,
     iso,
@@ -221,7 +222,11 @@ async def _live(
 
         def newest(store: SqliteStore) -> str | None:
             for event in reversed(store.events(meter, now - timedelta(days=7), now + SLOT)):
-                if event.kind in _REASON_KINDS:
+                if event.kind == "connected":  # what came before is over
+                    return None
+                if event.kind == "state" and event.detail.startswith(tuple(LIVE_LINK_STATES)):
+                    continue
+                if event.kind in _REASON_KINDS or event.kind == "state":
                     return f"{event.kind}: {event.detail}" if event.detail else event.kind
             return None
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 
 from routeb.collector.live import LiveHub
+from routeb.glossary import as_tables
 from routeb.web.api import CONTEXT_KEY, DashboardContext, add_api_routes, api_errors
 from routeb.web.auth import (
     TokenLike,
@@ -27,7 +28,7 @@ from routeb.web.auth import (
     make_auth_middleware,
     token_text,
 )
-from routeb.web.jsonout import json_response
+from routeb.web.jsonout import dumps, json_response
 from routeb.web.openapi import openapi_document
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PAGES", "build_dashboard"]
 
-PAGES: Final = ("/", "/today", "/history", "/meter")
+PAGES: Final = ("/", "/today", "/history", "/bill", "/meter")
+GLOSSARY: Final = "glossary.json"
 _TYPES: Final = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -82,6 +84,9 @@ class _Assets:
 
     @staticmethod
     def _load(name: str) -> _Asset | None:
+        if name == GLOSSARY:  # the one glossary (routeb/glossary.py), as the page loads it
+            body = dumps(as_tables()).encode()
+            return _Asset(body, _TYPES[".json"], '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
         parts = name.split("/")
         if not name or any(p in {"", ".", ".."} or p.startswith(".") for p in parts):
             return None
