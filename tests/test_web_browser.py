@@ -26,7 +26,7 @@ from tests.browser_helpers import (
 skip_without_browser()
 from playwright.async_api import Browser, Page, expect  # noqa: E402
 
-IMPORT_RGB = (0x2F, 0x6F, 0xDF)  # --import in light mode (app.css)
+IMPORT_RGB = (0x1F, 0x5F, 0xCC)  # --import in light mode (app.css)
 
 
 async def _page(browser: Browser, base: str, **options: Any) -> tuple[Page, list[str]]:
@@ -79,7 +79,7 @@ async def test_now_page_follows_the_live_state(browser: Browser, tmp_path: Path)
         power = page.get_by_test_id("power")
         await expect(power).to_have_text("1,234")
         await expect(page.locator("#direction")).to_have_text("Buying")
-        await expect(page.locator("#link-state")).to_have_text("connected")
+        await expect(page.locator("#link-state")).to_have_text("connected")  # "ready", in words
         await expect(page.locator("#current-r")).to_have_text("12.5 A")
         await expect(page.locator("#stale-banner")).to_be_hidden()
         dash.hub.publish(live_state(-2345, _now()))  # solar: selling

@@ -74,7 +74,7 @@
     return fmtSec(s + 43200, opts);
   }
   function monthLabel(s, withYear) {
-    const opts = withYear ? { year: "numeric", month: lang === "ja" ? "numeric" : "short" } : { month: lang === "ja" ? "long" : "short" };
+    const opts = withYear ? { year: "numeric", month: lang === "ja" ? "long" : "short" } : { month: lang === "ja" ? "long" : "short" };
     return fmtSec(s + 14 * DAY_S, opts);
   }
   function duration(seconds) {
