@@ -144,7 +144,7 @@ async def test_history_draws_bars_for_a_backfilled_day(browser: Browser, tmp_pat
         await _shot(page, "history-day")
         # the month view of the same data
         await page.select_option("#hist-view", "month")
-        await expect(page.locator("#hist-title")).to_contain_text(yesterday[:8] + "01")
+        await expect(page.locator("#hist-title")).to_contain_text(f"{int(yesterday[5:7])}/1 – ")
         await _shot(page, "history-month")
         assert foreign == []
 
@@ -197,7 +197,7 @@ async def test_japanese_dark_phone(browser: Browser, tmp_path: Path) -> None:
         await expect(page.get_by_test_id("today-energy")).not_to_have_text("—")
         await expect(page.locator("#today-chart canvas")).to_have_count(1)
         await expect(page.locator("#today-sold-card")).to_be_visible()
-        await expect(page.locator("#today-cost")).to_contain_text("￥")  # ja-JP yen sign
+        await expect(page.locator("#today-cost")).to_contain_text("円")  # as Japanese bills write it
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390  # no sideways scrolling on a phone
         await _shot(page, "today-ja-dark-phone")

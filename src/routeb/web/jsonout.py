@@ -44,16 +44,16 @@ _AMPERES: Final = Decimal("0.1")  # E8 currents come in 0.1 A (protocol.md §B.1
 LIVE_LINK_STATES: Final = frozenset({"ready", "reauthenticating"})
 
 
-def _fixed(value: Decimal | None, step: Decimal) -> Decimal | None:
-    return None if value is None else value.quantize(step) + 0
+def _fixed(value: Decimal | int | None, step: Decimal) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(step) + 0
 
 
-def kwh(value: Decimal | None) -> Decimal | None:
+def kwh(value: Decimal | int | None) -> Decimal | None:
     """kWh with 4 decimals, exactly (the store keeps 0.0001 kWh)."""
     return _fixed(value, _KWH)
 
 
-def yen(value: Decimal | None) -> Decimal | None:
+def yen(value: Decimal | int | None) -> Decimal | None:
     """Yen with 2 decimals (sen)."""
     return _fixed(value, _YEN)
 
@@ -67,7 +67,7 @@ def price(value: Decimal | None) -> Decimal | None:
     return value.quantize(Decimal(1).scaleb(-places)) + 0
 
 
-def amperes(value: Decimal | None) -> Decimal | None:
+def amperes(value: Decimal | int | None) -> Decimal | None:
     """Amperes with 1 decimal."""
     return _fixed(value, _AMPERES)
 
