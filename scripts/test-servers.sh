@@ -1,6 +1,6 @@
 #!/bin/sh
-# The real servers the tests start on loopback: Mosquitto (MQTT), PostgreSQL (fleet store) and
-# Chromium (dashboard, driven by Playwright). Install the missing ones with apt when we can
+# The real servers the tests start on loopback: Mosquitto (MQTT), PostgreSQL (fleet store),
+# Chromium (dashboard, driven by Playwright) and tmux (a real terminal for `routeb watch`). Install the missing ones with apt when we can
 # (root or sudo), else say how. Nothing is started here: the tests start their own instances.
 set -eu
 need=""
@@ -8,6 +8,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$nee
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
     need="$need postgresql"
 [ -x /usr/bin/chromium ] || need="$need chromium"
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
 # A Japanese font, so that screenshots of the Japanese pages are legible.
 [ -d /usr/share/fonts/opentype/noto ] || need="$need fonts-noto-cjk"
 [ -z "$need" ] && exit 0
