@@ -572,7 +572,7 @@ async def test_a_missing_fuel_price_is_said_and_left_out(db: Path) -> None:
 
 
 async def test_live_state_has_one_status_and_a_reason(dash: Running) -> None:
-    status, body = await _get(dash, "/api/v1/latest")
+    _, body = await _get(dash, "/api/v1/latest")
     assert (body["status"], body["reason"]) == ("live", None)
     # The link is being rebuilt: the last value is fresh but not live, and the newest
     # session event says why.

@@ -197,7 +197,8 @@ async def test_japanese_dark_phone(browser: Browser, tmp_path: Path) -> None:
         await expect(page.get_by_test_id("today-energy")).not_to_have_text("—")
         await expect(page.locator("#today-chart canvas")).to_have_count(1)
         await expect(page.locator("#today-sold-card")).to_be_visible()
-        await expect(page.locator("#today-cost")).to_contain_text("円")  # as Japanese bills write it
+        # amounts as Japanese bills write them: 1,234円
+        await expect(page.locator("#today-cost")).to_contain_text("円")
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390  # no sideways scrolling on a phone
         await _shot(page, "today-ja-dark-phone")

@@ -447,6 +447,10 @@ async def test_the_phone_layout_fits(browser: Browser, household: Path) -> None:
             "cells => Math.max(...cells.map(c => c.getBoundingClientRect().right))",
         )
         assert right <= 390
+        for view in ("year", "range&from=2026-08-01&to=2026-12-31", "day"):
+            await _open(page, f"{dash.base}/history?view={view}&date=2026-12-03")
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, view  # no sideways scrolling in any view
         await _open(page, dash.base + "/today")
         chart = await page.locator("#today-chart").bounding_box()
         assert chart is not None

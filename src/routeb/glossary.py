@@ -133,6 +133,10 @@ TERMS: Final[Mapping[str, tuple[str, str]]] = {
     "event.reauth": ("PANA re-authentication", "PANA再認証"),
     "event.reauthTimes": ("{n} times, last at {time}", "{n}回、最後は {time}"),
     "event.reauthOnce": ("re-authenticated", "再認証完了"),
+    # details the collector writes in English (collector/daemon.py), in the page's words
+    "detail.meter session up": ("meter session up", "メーターとのセッションを確立"),
+    "detail.meter_silent": ("the meter does not answer", "メーター無応答"),
+    "detail.timeout": ("timeout", "タイムアウト"),
     # -- energy words -------------------------------------------------------------------------
     "energy.bought": ("Bought", "買電量"),
     "energy.sold": ("Sold", "売電量"),
@@ -205,7 +209,7 @@ TERMS: Final[Mapping[str, tuple[str, str]]] = {
     "hist.missing": ("{n} missing", "欠測 {n}件"),
     "hist.noData": ("No data", "データなし"),
     "hist.future": ("—", "—"),
-    "hist.partial": ("{n} of {of} half-hours recorded", "30分値 {n}/{of}件"),
+    "hist.partial": ("{n}/{of} so far", "{n}/{of}件"),
     # -- Bill ---------------------------------------------------------------------------------
     "bill.plan": ("Plan", "料金プラン"),
     "bill.contract": ("Contract", "ご契約"),

@@ -626,8 +626,8 @@
     if (!imported) return { complete: false, text: t("hist.noData"), cls: "missing" };
     if (imported >= expected) return { complete: true, text: t("hist.complete"), cls: "" };
     const missing = Math.max(0, soFar - imported);
-    if (!missing) return { complete: false, text: t("hist.partial", { n: imported, of: expected }), cls: "incomplete" };
-    return { complete: false, text: t("hist.missing", { n: missing }), cls: "incomplete" };
+    if (!missing) return { complete: false, text: t("hist.partial", { n: num(imported, 0), of: num(expected, 0) }), cls: "incomplete" };
+    return { complete: false, text: t("hist.missing", { n: num(missing, 0) }), cls: "incomplete" };
   }
   function elapsedSlots(startSec, endSec) {
     const now = serverNow() / 1000;
@@ -898,6 +898,8 @@
   }
   // "ready (joined)" → 接続済み（接続完了）: the session's own words through the glossary.
   function eventDetail(kind, detail) {
+    const known = "detail." + (detail || "");
+    if (t(known) !== known) return t(known);
     if (kind !== "state") return detail;
     const m = /^(\w+) \((\w+)(?::\s*(.*))?\)$/.exec(detail || "");
     if (!m) return detail;
@@ -959,12 +961,12 @@
     const link = s.link || {};
     fillKv("meter-session", [
       [t("now.status"), t("status." + (s.status || "waiting")) + (s.reason && s.status !== "live" ? " — " + s.reason : "")],
-      [t("meter.state"), linkState(link.state)],
+      [t("now.state"), linkState(link.state)],
       [t("meter.connectedSince"), link.connected_since ? fmtTime(link.connected_since) : null],
       ["LQI / RSSI", (isNum(link.lqi) ? link.lqi : "—") + " / " + (isNum(link.rssi_dbm) ? link.rssi_dbm + " dBm" : "—")],
       [t("meter.joins"), link.joins],
       [t("meter.scans"), link.scans],
-      [t("meter.rejoins"), counts(link.rejoins, "trigger.")],
+      [t("meter.rejoins"), counts(link.rejoins, "detail.")],
       [t("meter.recovery"), counts(link.recovery_steps, "trigger.recover_")],
       [t("meter.requests"), link.requests],
       [t("meter.timeouts"), link.timeouts],
