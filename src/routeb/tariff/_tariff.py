@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final, TypeVar
 
 from routeb.errors import UsageError
+from routeb.glossary import term
 from routeb.tariff._model import JST, SLOTS_PER_DAY, Bill, CostLine, DayUsage, HalfHour
 from routeb.tariff._rounding import apply_rounding
 
@@ -19,6 +20,21 @@ _ZERO: Final = Decimal(0)
 _KWH_STEP: Final = Decimal("0.01")  # prorated tier limits are rounded to 0.01 kWh
 _K = TypeVar("_K", int, tuple[int, int])
 _DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _names(key: str, **values: object) -> tuple[str, str]:
+    """A bill line's name in English and Japanese, from the one glossary (routeb/glossary.py)."""
+    en, ja = term(key, "en"), term(key, "ja")
+    for name, value in values.items():
+        en, ja = en.replace("{" + name + "}", str(value)), ja.replace("{" + name + "}", str(value))
+    return en, ja
+
+
+_BASE: Final = _names("line.base_charge")
+_MINIMUM: Final = _names("line.minimum_charge")
+_ENERGY: Final = _names("line.energy")
+_FUEL: Final = _names("line.fuel_adjustment")
+_RENEWABLE: Final = _names("line.renewable_surcharge")
 
 
 @dataclass(frozen=True)
@@ -371,10 +387,9 @@ class Tariff:
             extra_ja = "" if fraction is None else f"、{share_ja}"
             return _RawLine(
                 "minimum_charge",
-                f"Minimum charge (first {covers} kWh{extra_en})",
-                f"最低料金（最初の{covers}kWhまで{extra_ja}）",
-                "Minimum charge",
-                "最低料金",
+                f"{_MINIMUM[0]} (first {covers} kWh{extra_en})",
+                f"{_MINIMUM[1]}（最初の{covers}kWhまで{extra_ja}）",
+                *_MINIMUM,
                 None,
                 minimum.amount,
                 amount,
@@ -394,10 +409,9 @@ class Tariff:
         detail_ja = "（" + "、".join(details_ja) + "）" if details_ja else ""
         return _RawLine(
             "base_charge",
-            f"Base charge{detail_en}",
-            f"基本料金{detail_ja}",
-            "Base charge",
-            "基本料金",
+            f"{_BASE[0]}{detail_en}",
+            f"{_BASE[1]}{detail_ja}",
+            *_BASE,
             base.quantity,
             base.unit_price,
             amount,
@@ -442,13 +456,14 @@ class Tariff:
                 range_ja = f"{_fmt_kwh(shown_lower)}〜{_fmt_kwh(tier.up_to)}kWh"
                 shown_lower = max(shown_lower, tier.up_to)
             remaining -= quantity
+            tier_en, tier_ja = _names("line.tier", n=number)
             lines.append(
                 _RawLine(
                     f"energy_tier_{number}",
-                    f"Energy charge, tier {number} ({range_en})",
-                    f"電力量料金 第{number}段階（{range_ja}）",
-                    f"Energy charge, tier {number}",
-                    f"電力量料金 第{number}段階",
+                    f"{tier_en} ({range_en})",
+                    f"{tier_ja}（{range_ja}）",
+                    tier_en,
+                    tier_ja,
                     quantity,
                     tier.price,
                     quantity * tier.price,
@@ -492,8 +507,8 @@ class Tariff:
                 continue
             seen.add(period.name)
             quantity = kwh.get(period.name, _ZERO)
-            label_en = f"Energy charge ({period.name})"
-            label_ja = f"電力量料金（{period.name_ja}）"
+            label_en = f"{_ENERGY[0]} ({period.name})"
+            label_ja = f"{_ENERGY[1]}（{period.name_ja}）"
             lines.append(
                 _RawLine(
                     f"energy:{period.name}",
@@ -524,10 +539,9 @@ class Tariff:
             note_ja = f"、{used[0]}年{used[1]}月の単価"
         return _RawLine(
             "fuel_adjustment",
-            f"Fuel cost adjustment ({shown}{note_en})",
-            f"燃料費調整額（{on.year}年{on.month}月分{note_ja}）",
-            "Fuel cost adjustment",
-            "燃料費調整額",
+            f"{_FUEL[0]} ({shown}{note_en})",
+            f"{_FUEL[1]}（{on.year}年{on.month}月分{note_ja}）",
+            *_FUEL,
             bought,
             price,
             _ZERO if price is None else bought * price,
@@ -559,10 +573,9 @@ class Tariff:
             note_en, note_ja = f", rate of FY{used}", f"、{used}年度の単価"
         return _RawLine(
             "renewable_surcharge",
-            f"Renewable energy surcharge (FY{year}{note_en})",
-            f"再生可能エネルギー発電促進賦課金（{year}年度{note_ja}）",
-            "Renewable energy surcharge",
-            "再生可能エネルギー発電促進賦課金",
+            f"{_RENEWABLE[0]} (FY{year}{note_en})",
+            f"{_RENEWABLE[1]}（{year}年度{note_ja}）",
+            *_RENEWABLE,
             bought,
             price,
             _ZERO if price is None else bought * price,
