@@ -1,5 +1,6 @@
 """The one glossary (routeb/glossary.py): every term in both languages with the same
-placeholders, every key the page asks for defined, served as /static/glossary.json."""
+placeholders, every key the page asks for defined, served as /static/glossary.js (loaded next to
+app.js: no round trip before the first render)."""
 
 from __future__ import annotations
 
@@ -56,9 +57,12 @@ async def test_served_to_the_page(tmp_path: Path) -> None:
     async with (
         running_dashboard(db, clock=lambda: NOW) as dash,
         aiohttp.ClientSession() as http,
-        http.get(dash.base + "/static/glossary.json") as response,
+        http.get(dash.base + "/static/glossary.js") as response,
     ):
         assert response.status == 200
         assert response.headers["Cache-Control"] == "no-cache"
-        body = json.loads(await response.text())
-    assert body == as_tables()
+        assert response.headers["Content-Type"].startswith("text/javascript")
+        text = await response.text()
+    prefix = "window.ROUTEB_GLOSSARY = "
+    assert text.startswith(prefix)
+    assert json.loads(text.removeprefix(prefix).rstrip().removesuffix(";")) == as_tables()

@@ -6,7 +6,7 @@ and sold to the grid, ご使用量 for a home without solar, 電力量料金, �
 再エネ発電賦課金, 基本料金 / 最低料金, 検針日 and 検針期間 (the period between two meter
 readings), 30分値 for the meter's half-hour values, and amounts written 1,234円.
 
-Pure data, no imports of routeb: the dashboard loads it as /static/glossary.json, the tariff
+Pure data, no imports of routeb: the dashboard loads it as /static/glossary.js, the tariff
 names its bill lines with it, and every key is tested to have both languages.
 """
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["PAGES", "build_dashboard"]
 
 PAGES: Final = ("/", "/today", "/history", "/bill", "/meter")
-GLOSSARY: Final = "glossary.json"
+GLOSSARY: Final = "glossary.js"
 _TYPES: Final = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -84,9 +84,9 @@ class _Assets:
 
     @staticmethod
     def _load(name: str) -> _Asset | None:
-        if name == GLOSSARY:  # the one glossary (routeb/glossary.py), as the page loads it
-            body = dumps(as_tables()).encode()
-            return _Asset(body, _TYPES[".json"], '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        if name == GLOSSARY:  # the one glossary (routeb/glossary.py), loaded next to app.js
+            body = f"window.ROUTEB_GLOSSARY = {dumps(as_tables())};\n".encode()
+            return _Asset(body, _TYPES[".js"], '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
         parts = name.split("/")
         if not name or any(p in {"", ".", ".."} or p.startswith(".") for p in parts):
             return None

@@ -1,6 +1,6 @@
 /* routeb dashboard: Now, Today, History, Bill and Meter pages over /api/v1 (docs/dashboard.md).
  * Plain JavaScript, no framework, no external requests. uPlot (vendored) draws the charts.
- * Every word comes from the one glossary (routeb/glossary.py, /static/glossary.json). */
+ * Every word comes from the one glossary (routeb/glossary.py, /static/glossary.js). */
 "use strict";
 
 (() => {
@@ -12,7 +12,7 @@
   const DAY_S = 86400;
 
   // ---------------------------------------------------------------- i18n (the glossary)
-  let I18N = { en: {}, ja: {} };
+  const I18N = window.ROUTEB_GLOSSARY || { en: {}, ja: {} }; // loaded before this script
   const store = {
     get(key) { try { return localStorage.getItem("routeb." + key); } catch { return null; } },
     set(key, value) { try { localStorage.setItem("routeb." + key, value); } catch { /* private mode */ } },
@@ -48,9 +48,20 @@
   const isNum = (v) => typeof v === "number" && Number.isFinite(v);
   const locale = () => (lang === "ja" ? "ja-JP" : "en-US");
 
+  // Intl formatters are costly to build: one per language and options, reused.
+  const formatters = new Map();
+  function formatter(kind, options) {
+    const key = kind + locale() + JSON.stringify(options);
+    let f = formatters.get(key);
+    if (!f) {
+      f = kind === "n" ? new Intl.NumberFormat(locale(), options) : new Intl.DateTimeFormat(locale(), options);
+      formatters.set(key, f);
+    }
+    return f;
+  }
   function num(value, digits) {
     if (!isNum(value)) return "—";
-    return new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+    return formatter("n", { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
   }
   // Money as Japanese bills write it: 1,234円 (ja), ¥1,234 (en); sen only when there are some.
   function yen(value, digits) {
@@ -62,7 +73,7 @@
   }
   function fmtTime(iso, opts) {
     if (!iso) return "—";
-    return new Intl.DateTimeFormat(locale(), Object.assign({ timeZone: TZ, hourCycle: "h23" }, opts || {
+    return formatter("d", Object.assign({ timeZone: TZ, hourCycle: "h23" }, opts || {
       year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
     })).format(new Date(iso));
   }
@@ -88,9 +99,10 @@
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
   // JST calendar helpers: a "day" is a YYYY-MM-DD string in Japan.
+  const jstDay = new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" });
   const serverNow = () => Date.now() + clockOffset;
   function jstToday() {
-    return new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(serverNow()));
+    return jstDay.format(new Date(serverNow()));
   }
   function addDays(day, n) {
     const d = new Date(day + "T00:00:00Z");
@@ -1015,22 +1027,15 @@
       }
     } catch (e) { /* the stream still tells us the meter */ }
   }
-  async function loadGlossary() {
-    try {
-      const response = await fetch("/static/glossary.json", { credentials: "same-origin" });
-      if (response.ok) I18N = await response.json();
-    } catch (e) { /* keys are shown; the page still works */ }
-  }
-
   async function start() {
     applyTheme();
     for (const a of document.querySelectorAll(".tabs a")) {
       if (a.dataset.page === page) a.setAttribute("aria-current", "page");
     }
     $("page-" + page).hidden = false;
-    await Promise.all([loadGlossary(), chooseMeter()]);
     applyI18n();
     renderLive();
+    await chooseMeter();
     $("lang-toggle").addEventListener("click", () => {
       lang = lang === "ja" ? "en" : "ja";
       store.set("lang", lang);
