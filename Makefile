@@ -21,6 +21,8 @@ test: $(STAMP) servers lint typecheck unit
 
 servers:
 	sh scripts/test-servers.sh
+	@# The real Home Assistant the HA tests start: its own venv, built once per machine.
+	sh scripts/ha-venv.sh >/dev/null || echo "no Home Assistant venv: tests/test_ha_* will skip"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from routeb.collector.live import LiveHub
 from routeb.echonet.energy import EnergyScale
+from routeb.live import LiveHub
 from routeb.storage import (
     JST,
     CumulativeReading,

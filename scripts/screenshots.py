@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))  # the seeded household lives with the browser tes
 
 from playwright.async_api import Page, async_playwright  # noqa: E402
 
-from routeb.collector.live import LinkSnapshot  # noqa: E402
+from routeb.live import LinkSnapshot  # noqa: E402
 from routeb.tariff import parse_tariff  # noqa: E402
 from tests.browser_helpers import (  # noqa: E402
     CHROMIUM,

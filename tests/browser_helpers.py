@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from routeb.collector.live import LinkSnapshot, LiveHub, LiveState
 from routeb.echonet.energy import EnergyScale
+from routeb.live import LinkSnapshot, LiveHub, LiveState
 from routeb.storage import (
     JST,
     InstantReading,
@@ -149,7 +149,7 @@ def live_state(power_w: int | None, at: datetime, **changes: object) -> LiveStat
         link=LinkSnapshot(state="ready", lqi=120, rssi_dbm=-63.0, joins=2, rejoins={"timeout": 1}),
         contract_amperes=30,
     )
-    return state.updated(**changes) if changes else state
+    return replace(state, **changes) if changes else state  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)
@@ -354,4 +354,4 @@ def household_state(at: datetime = HOUSEHOLD_NOW, **changes: object) -> LiveStat
         energy_export_kwh=Decimal("987.60"),
         contract_amperes=40,
     )
-    return state.updated(**changes) if changes else state
+    return replace(state, **changes) if changes else state  # type: ignore[arg-type]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.servers.homeassistant import HomeAssistant, ha_venv
 from tests.servers.mosquitto import Broker
 from tests.servers.postgres import Postgres
 
@@ -18,6 +20,21 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     server = Broker(tmp_path)
     server.start()
     try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def home_assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
+    """One real Home Assistant core for the run, onboarded (tests/servers/homeassistant.py).
+
+    Tests share it: each uses its own meter's statistic ids and entities.
+    """
+    server = HomeAssistant(tmp_path_factory.mktemp("ha"), ha_venv())
+    asyncio.run(server.start())
+    try:
+        asyncio.run(server.onboard())
         yield server
     finally:
         server.stop()

@@ -10,8 +10,8 @@ from decimal import Decimal
 from rich.console import Console
 
 from routeb.cli import watch
-from routeb.collector.live import LinkSnapshot
 from routeb.echonet.smartmeter import InstantaneousCurrents
+from routeb.live import LinkSnapshot
 
 NOW = 10_000.0
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from routeb._redact import Secret
 from routeb.collector.daemon import Collector, CollectorSettings, MeterLink
 from routeb.collector.links import open_wisun
-from routeb.collector.live import LiveHub
 from routeb.collector.recording import StoreRecorder
 from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, EmulatorOptions
 from routeb.emulator.profile import MeterProfile
+from routeb.live import LiveHub
 from routeb.meter.client import ClientSettings
 from routeb.storage import AsyncStore, SlotSource, SqliteStore, utc_to_jst
 

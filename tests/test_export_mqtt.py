@@ -5,19 +5,29 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import aiomqtt
 import pytest
 
-from routeb.collector.live import LinkSnapshot, LiveHub, LiveState
-from routeb.export.mqtt import MeterDevice, MqttPublisher, MqttSettings, state_payload
-from tests.servers.mosquitto import Broker
+from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, EmulatorOptions
+from routeb.export.mqtt import (
+    MeterDevice,
+    MqttPublisher,
+    MqttSettings,
+    discovery_payload,
+    state_payload,
+)
+from routeb.live import LinkSnapshot, LiveHub, LiveState
+from tests.servers.mosquitto import Broker, free_port
 
 SEEN = datetime(2026, 5, 20, 5, 30, tzinfo=UTC)
 
@@ -36,7 +46,7 @@ def live(online: bool = True, **changes: object) -> LiveState:
         last_seen=SEEN,
         link=LinkSnapshot(state="ready", lqi=0xB2, rssi_dbm=-55.3),
     )
-    return state.updated(**changes)
+    return replace(state, **changes)  # type: ignore[arg-type]
 
 
 async def collect(broker: Broker, topics: list[str]) -> AsyncIterator[aiomqtt.Message]:
@@ -172,7 +182,7 @@ async def test_last_will_marks_the_bridge_offline_when_the_process_dies(broker: 
     script = textwrap.dedent(
         f"""
         import asyncio
-        from routeb.collector.live import LiveHub, LiveState
+        from routeb.live import LiveHub, LiveState
         from routeb.export.mqtt import MqttPublisher, MqttSettings
         async def main():
             hub = LiveHub()
@@ -208,3 +218,100 @@ def test_state_payload_keeps_exact_decimal_digits() -> None:
     payload = state_payload(live(energy_import_kwh=Decimal("99999999.9999")))
     assert '"energy_import":99999999.9999' in payload
     assert json.loads(payload)["last_slot_export"] is None
+
+
+def test_entities_name_their_entity_id_for_every_home_assistant_version() -> None:
+    # homeassistant.md §2.3: object_id seeds the entity id up to 2026.3 (deprecated from
+    # 2025.10, gone in 2026.4); default_entity_id replaces it from 2025.10. Both are sent.
+    cmps = discovery_payload(MqttSettings(), MeterDevice("m1"))["cmps"]
+    for key, component in cmps.items():
+        domain = component["p"]
+        assert component["default_entity_id"] == f"{domain}.routeb_m1_{key}"
+        assert component["object_id"] == f"routeb_m1_{key}"
+
+
+def test_every_component_subscribes_at_qos_1() -> None:
+    # homeassistant.md §2.2: up to 2026.5 a device-level qos is not passed to the components.
+    payload = discovery_payload(MqttSettings(), MeterDevice("m1"))
+    assert payload["cmps"]
+    for component in payload["cmps"].values():
+        assert component["qos"] == 1
+
+
+def test_slot_energy_is_a_total_per_slot_bought_and_sold() -> None:
+    # homeassistant.md §2.6: state_class total with last_reset = the slot's start, so each
+    # slot is a new cycle of the long-term sum; bought and sold both.
+    cmps = discovery_payload(MqttSettings(), MeterDevice("m1"))["cmps"]
+    for key in ("last_slot_import", "last_slot_export"):
+        assert cmps[key]["device_class"] == "energy"
+        assert cmps[key]["state_class"] == "total"
+        assert cmps[key]["last_reset_value_template"] == "{{ value_json.last_slot_start }}"
+    state = live(
+        last_slot_export_kwh=Decimal("0.05"), last_slot_end=datetime(2026, 5, 20, 6, tzinfo=UTC)
+    )
+    payload = json.loads(state_payload(state))
+    assert payload["last_slot_export"] == 0.05
+    assert payload["last_slot_start"] == "2026-05-20T05:30:00+00:00"
+
+
+async def _run_daemon(broker: Broker, tmp_path: Path, device: str) -> subprocess.Popen[bytes]:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[meter]
+id = "{DEFAULT_ID}"
+password = "{DEFAULT_PASSWORD}"
+device = "{device}"
+state_dir = "{tmp_path / "state"}"
+[storage]
+db = "{tmp_path / "db.sqlite3"}"
+[http]
+listen = "127.0.0.1:{free_port()}"
+[mqtt]
+enabled = true
+url = "{broker.url}"
+""",
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTEB_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "routeb", "run", "--config", str(config), "--meter-name", "m1"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.timeout(90)
+async def test_daemon_says_offline_when_stopped_cleanly_and_when_killed(
+    broker: Broker, tmp_path: Path
+) -> None:
+    # The will fires only on an unclean disconnect: a clean stop (SIGTERM) must publish the
+    # retained offline itself, or Home Assistant shows stale values as live.
+    emulator = Emulator(EmulatorOptions(time_scale=0.01))
+    ready = await emulator.start()
+    try:
+        for stop in (signal.SIGTERM, signal.SIGKILL):
+            daemon = await _run_daemon(broker, tmp_path, ready["serial"])
+            try:
+                assert await wait_for(broker, "routeb/status", lambda p: p == b"online", 30)
+                await wait_for(broker, "routeb/m1/state", timeout=30)
+                daemon.send_signal(stop)
+                await asyncio.to_thread(daemon.wait, 30)
+                assert await wait_for(broker, "routeb/status", timeout=10) == b"offline", stop
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
+            if stop == signal.SIGTERM:
+                assert daemon.returncode == 0
+    finally:
+        await emulator.close()
+
+
+async def test_stop_returns_at_once_while_the_broker_is_away() -> None:
+    publisher = MqttPublisher(MqttSettings(url=f"mqtt://127.0.0.1:{free_port()}"), LiveHub())
+    task = asyncio.create_task(publisher.run())
+    await asyncio.sleep(0.3)  # first connection refused: waiting to reconnect
+    await asyncio.wait_for(publisher.stop(), 2)
+    await asyncio.wait_for(task, 1)

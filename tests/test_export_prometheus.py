@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from routeb.collector.live import LinkSnapshot, LiveState
 from routeb.export.prometheus import render
+from routeb.live import LinkSnapshot, LiveState
 
 
 def samples(text: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime
 
 import psycopg
+import pytest
 
 from routeb.fleet import pg
 from routeb.fleet.metrics import IngestMetrics
@@ -86,7 +87,7 @@ def test_rows_already_stored_take_the_staging_path_and_are_never_duplicated(dsn:
         writer.close()
     assert stats.fallbacks == 2  # instant and cumulative each met a stored row
     metrics = IngestMetrics()
-    metrics.committed(3, stats.received, stats.inserted, stats.dead, 0.01, stats.fallbacks)
+    metrics.committed(3, stats.received, stats.inserted, 0.01, stats.fallbacks)
     assert "routeb_ingest_fallbacks_total 2\n" in metrics.render()
     assert stats.inserted == (30 + 5) + (12 + 2)
     assert replay.inserted == 0
@@ -123,3 +124,76 @@ def test_two_writers_with_the_same_redelivered_rows_store_them_once(dsn: str) ->
         thread.join(60)
     assert not errors
     assert _rows(dsn) == _expected(messages)
+
+
+def _partitions(conn: psycopg.Connection[tuple[object, ...]], table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass",
+        (table,),
+    ).fetchall()
+    return {str(name) for (name,) in rows}
+
+
+def test_a_partition_is_made_while_a_batch_holds_the_table(dsn: str) -> None:
+    # A writer's transaction is open on fleet_instant (a long COPY, a long query): making a
+    # partition must not wait for it, nor make the writers behind it wait.
+    keeper = pg.PartitionKeeper()
+    with psycopg.connect(dsn) as busy, psycopg.connect(dsn) as maker:
+        keeper.load(maker)
+        spans = keeper.missing([_message("a", T0, 6)])
+        keeper.create(maker, spans)
+        busy.execute(
+            "INSERT INTO fleet_instant VALUES ('a', 'm', to_timestamp(%s), 1, 1, 1)", (T0,)
+        )
+        maker.execute("SET lock_timeout = '2s'")
+        maker.commit()
+        later = keeper.missing([_message("a", T0 + 5 * 86_400, 6)])
+        assert {name for name, *_ in later} == {
+            "fleet_instant_p20260606",
+            "fleet_cumulative_p20260606",
+        }
+        assert keeper.create(maker, later) == 2  # LockNotAvailable if it had to wait
+        busy.commit()
+        assert "fleet_instant_p20260606" in _partitions(busy, "fleet_instant")
+        # The partition takes rows and keys like any other.
+        busy.execute(
+            "INSERT INTO fleet_instant VALUES ('a', 'm', to_timestamp(%s), 1, 1, 1)",
+            (T0 + 5 * 86_400,),
+        )
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            busy.execute(
+                "INSERT INTO fleet_instant VALUES ('a', 'm', to_timestamp(%s), 2, 2, 2)",
+                (T0 + 5 * 86_400,),
+            )
+
+
+def test_only_the_days_with_readings_get_partitions(dsn: str) -> None:
+    message = FleetMessage("a", "m")
+    message.instant = [(T0 - 300 * 86_400, 1, 1, 1), (T0, 2, 2, 2)]  # 300 days apart
+    writer = pg.Writer(dsn)
+    try:
+        writer.write([message])
+    finally:
+        writer.close()
+    with psycopg.connect(dsn) as conn:
+        assert _partitions(conn, "fleet_instant") == {
+            "fleet_instant_p20250805",
+            "fleet_instant_p20260601",
+        }
+        assert _partitions(conn, "fleet_cumulative") == set()
+
+
+def test_the_keeper_reads_what_exists_again_after_a_drop(dsn: str) -> None:
+    keeper = pg.PartitionKeeper()
+    message = _message("a", T0, 6)
+    with psycopg.connect(dsn) as conn:
+        keeper.load(conn)
+        keeper.create(conn, keeper.missing([message]))
+        assert keeper.covers(message)
+        conn.execute("DROP TABLE fleet_instant_p20260601")
+        conn.commit()
+        assert keeper.covers(message)  # what it knew
+        keeper.load(conn)
+        assert not keeper.covers(message)
+        assert [name for name, *_ in keeper.missing([message])] == ["fleet_instant_p20260601"]

@@ -72,12 +72,33 @@ FORBIDDEN: dict[str, set[str]] = {
         "emulator",
         "cli",
     },
+    # The live state and the quantity registry sit below the collector and every output.
+    "live": {
+        "echonet",
+        "skstack",
+        "serialio",
+        "driver",
+        "transport",
+        "meter",
+        "collector",
+        "storage",
+        "export",
+        "web",
+        "bridge",
+        "fleet",
+        "tariff",
+        "emulator",
+        "cli",
+    },
     "storage": {"cli"},
     "collector": {"cli"},
     "bridge": {"cli"},
     "fleet": {"cli", "driver", "transport", "serialio", "bridge", "collector"},
-    "export": {"cli", "driver", "transport", "serialio"},
-    "web": {"cli", "driver", "transport", "serialio"},
+    "export": {"cli", "driver", "transport", "serialio", "collector"},
+    "web": {"cli", "driver", "transport", "serialio", "collector"},
+    # The sinks that read the store: never the meter side.
+    "ha": {"cli", "driver", "transport", "serialio", "collector", "meter", "web", "bridge"},
+    "influx": {"cli", "driver", "transport", "serialio", "collector", "meter", "web", "bridge"},
 }
 # sans-IO packages: no IO, clock, randomness or logging (architecture.md, L1).
 SANS_IO = {"echonet", "skstack"}

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from routeb.collector.live import LinkSnapshot, LiveHub
 from routeb.errors import ConfigError
+from routeb.live import LinkSnapshot, LiveHub
 from routeb.storage import JST, SqliteStore
 from routeb.tariff import Bill, HalfHour, Tariff, parse_tariff
 from routeb.web.auth import check_bind, session_cookie

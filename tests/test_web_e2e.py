@@ -17,10 +17,10 @@ import pytest
 from routeb._redact import Secret
 from routeb.collector.daemon import Collector, CollectorSettings, MeterLink
 from routeb.collector.links import open_wisun
-from routeb.collector.live import LiveHub
 from routeb.collector.recording import StoreRecorder
 from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, EmulatorOptions
 from routeb.emulator.module import ModuleFaults
+from routeb.live import LiveHub
 from routeb.meter.client import ClientSettings
 from routeb.storage import AsyncStore
 from tests.browser_helpers import ARTIFACTS, running_dashboard, skip_without_browser

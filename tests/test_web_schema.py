@@ -16,7 +16,7 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from routeb.collector.live import LinkSnapshot
+from routeb.live import LinkSnapshot
 from routeb.tariff import parse_tariff
 from routeb.web.openapi import openapi_document
 from tests.browser_helpers import TARIFF_TOML, live_state, running_dashboard, seed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from routeb.collector.live import LiveHub, LiveState
+from routeb.live import LiveHub, LiveState
 from routeb.web.server import HttpServer, build_app, parse_listen
 
 

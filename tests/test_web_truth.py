@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from routeb.collector.live import LinkSnapshot
+from routeb.live import LinkSnapshot
 from routeb.tariff import parse_tariff
 from tests.browser_helpers import (
     ARTIFACTS,

@@ -24,7 +24,9 @@ from routeb.errors import ConfigError
 __all__ = [
     "DIALECTS",
     "Config",
+    "HomeAssistantConfig",
     "HttpConfig",
+    "InfluxConfig",
     "MeterConfig",
     "MqttConfig",
     "PollingConfig",
@@ -160,8 +162,49 @@ class TariffConfig:
 
 
 _SECTIONS: Final = frozenset(
-    {"meter", "polling", "storage", "mqtt", "http", "tariff", "fleet", "bridge"}
+    {
+        "meter",
+        "polling",
+        "storage",
+        "mqtt",
+        "http",
+        "tariff",
+        "fleet",
+        "bridge",
+        "homeassistant",
+        "influxdb",
+    }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAssistantConfig:
+    """[homeassistant]: long-term statistics import (docs/homeassistant.md)."""
+
+    enabled: bool = False
+    url: str = ""
+    token: Secret | None = None
+    cost: bool = True
+    interval: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxConfig:
+    """[influxdb]: the InfluxDB line-protocol sink (docs/influxdb.md)."""
+
+    enabled: bool = False
+    url: str = ""
+    version: int = 2
+    token: Secret | None = None
+    org: str = ""
+    bucket: str = "routeb"
+    database: str = "routeb"
+    username: str | None = None
+    password: Secret | None = None
+    measurement: str = "routeb"
+    interval: float = 10.0
+    batch: int = 5000
+    backlog_days: int = 31
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +253,8 @@ class Config:
     tariff: TariffConfig = field(default_factory=TariffConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
+    influxdb: InfluxConfig = field(default_factory=InfluxConfig)
 
 
 def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
@@ -372,6 +417,8 @@ def load_config(
         _parse_tariff(data),
         _parse_fleet(data, environ),
         _parse_bridge(data),
+        _parse_homeassistant(data, environ),
+        _parse_influxdb(data, environ),
     )
 
 
@@ -511,6 +558,79 @@ def _parse_mqtt(data: Mapping[str, object], env: Mapping[str, str]) -> MqttConfi
         discovery=_bool(section, "discovery", "mqtt.discovery", True),
         ca_file=_str(section, "ca_file", "mqtt.ca_file"),
         tls_insecure=_bool(section, "tls_insecure", "mqtt.tls_insecure", False),
+    )
+
+
+def _parse_homeassistant(data: Mapping[str, object], env: Mapping[str, str]) -> HomeAssistantConfig:
+    section = _table(data, "homeassistant")
+    _check_unknown(section, {"enabled", "url", "token", "cost", "interval"}, "homeassistant")
+    base = HomeAssistantConfig()
+    url = env.get(f"{ENV_PREFIX}HA_URL") or _str(section, "url", "homeassistant.url") or ""
+    token = env.get(f"{ENV_PREFIX}HA_TOKEN") or _str(section, "token", "homeassistant.token")
+    enabled = _bool(section, "enabled", "homeassistant.enabled", bool(url))
+    if enabled:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError("homeassistant.url", "must look like http://homeassistant.local:8123")
+        if not token:
+            raise ConfigError(
+                "homeassistant.token", "is required: a long-lived access token of an admin user"
+            )
+    return HomeAssistantConfig(
+        enabled=enabled,
+        url=url,
+        token=Secret(token) if token else None,
+        cost=_bool(section, "cost", "homeassistant.cost", True),
+        interval=_number(section, "interval", "homeassistant.interval", base.interval, 5.0),
+    )
+
+
+def _parse_influxdb(data: Mapping[str, object], env: Mapping[str, str]) -> InfluxConfig:
+    section = _table(data, "influxdb")
+    names = {
+        "enabled",
+        "url",
+        "version",
+        "token",
+        "org",
+        "bucket",
+        "database",
+        "username",
+        "password",
+        "measurement",
+        "interval",
+        "batch",
+        "backlog_days",
+    }
+    _check_unknown(section, names, "influxdb")
+    base = InfluxConfig()
+    url = env.get(f"{ENV_PREFIX}INFLUX_URL") or _str(section, "url", "influxdb.url") or ""
+    enabled = _bool(section, "enabled", "influxdb.enabled", bool(url))
+    if enabled and not url.startswith(("http://", "https://")):
+        raise ConfigError("influxdb.url", "must look like http://127.0.0.1:8086")
+    version = section.get("version", base.version)
+    if isinstance(version, bool) or version not in (1, 2):
+        raise ConfigError("influxdb.version", "must be 1 (/write) or 2 (/api/v2/write, also 3.x)")
+    token = env.get(f"{ENV_PREFIX}INFLUX_TOKEN") or _str(section, "token", "influxdb.token")
+    password = env.get(f"{ENV_PREFIX}INFLUX_PASSWORD") or _str(
+        section, "password", "influxdb.password"
+    )
+    measurement = _str(section, "measurement", "influxdb.measurement") or base.measurement
+    if any(c in measurement for c in ", =\\\n") or measurement.startswith("_"):
+        raise ConfigError("influxdb.measurement", "must be a plain name (no spaces, commas, =)")
+    return InfluxConfig(
+        enabled=enabled,
+        url=url,
+        version=int(version),
+        token=Secret(token) if token else None,
+        org=_str(section, "org", "influxdb.org") or "",
+        bucket=_str(section, "bucket", "influxdb.bucket") or base.bucket,
+        database=_str(section, "database", "influxdb.database") or base.database,
+        username=_str(section, "username", "influxdb.username"),
+        password=Secret(password) if password else None,
+        measurement=measurement,
+        interval=_number(section, "interval", "influxdb.interval", base.interval, 0.5),
+        batch=_whole(section, "batch", "influxdb.batch", base.batch, 1),
+        backlog_days=_whole(section, "backlog_days", "influxdb.backlog_days", base.backlog_days, 1),
     )
 
 

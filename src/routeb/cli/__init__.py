@@ -28,6 +28,7 @@ _COMMANDS: tuple[str, ...] = (
     "discover",
     "ingest",
     "fleet",
+    "ha",
 )
 
 
@@ -48,6 +49,7 @@ _SUMMARIES: dict[str, str] = {
     "discover": "find ECHONET Lite nodes and smart meters on the LAN",
     "ingest": "write the fleet MQTT stream into PostgreSQL (a pool of workers)",
     "fleet": "fleet queries: latest readings, completeness, totals per 30 minutes",
+    "ha": "Home Assistant long-term statistics: import history, show status",
 }
 
 

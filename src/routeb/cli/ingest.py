@@ -5,11 +5,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from routeb.cli._common import run, setup_logging
+from routeb.fleet.schema import DEFAULT_LIMITS
 
 __all__ = ["register"]
+
+
+# flag, MessageLimits field, type, accepted range, help
+_LIMITS: Final = (
+    ("--max-message-bytes", "max_bytes", int, (1024, 256 << 20), "payload size"),
+    ("--max-days", "max_days", int, (1, 10_000), "distinct UTC days among its readings"),
+    (
+        "--max-age-days",
+        "max_age_days",
+        int,
+        (1, 36_500),
+        "instant and cumulative readings at most this old",
+    ),
+    ("--max-slot-age-days", "max_slot_age_days", int, (1, 36_500), "slots at most this old"),
+    (
+        "--max-ahead-hours",
+        "max_ahead_hours",
+        float,
+        (0.0, 8760.0),
+        "time stamps at most this far ahead of this machine's clock",
+    ),
+)
 
 
 def register(sub: Any) -> None:
@@ -34,9 +58,37 @@ def register(sub: Any) -> None:
     parser.add_argument("--max-rows", type=int, default=20_000, help="readings per batch")
     parser.add_argument("--max-delay", type=float, default=0.5, help="seconds per batch at most")
     parser.add_argument("--listen", metavar="HOST:PORT", help="serve /metrics here")
+    limits = parser.add_argument_group(
+        "what one message may claim (anything else is a dead letter; docs/fleet.md#limits)"
+    )
+    for flag, name, kind, (low, high), text in _LIMITS:
+        default = getattr(DEFAULT_LIMITS, name)
+        limits.add_argument(
+            flag,
+            dest=name,
+            metavar="N",
+            type=_bounded(kind, low, high),
+            default=default,
+            help=f"{text} (default {default})",
+        )
     parser.add_argument("--migrate", action="store_true", help="apply schema migrations and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     parser.set_defaults(handler=_handle)
+
+
+def _bounded(kind: type[int] | type[float], low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` in low..high (argparse says so in one line)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not in {low:g}..{high:g}")
+        return value
+
+    return parse
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -61,6 +113,7 @@ async def _main(args: argparse.Namespace) -> int:
         return 0
 
     from routeb.fleet.ingest import IngestOptions, IngestWorker, serve_metrics  # noqa: PLC0415
+    from routeb.fleet.schema import MessageLimits  # noqa: PLC0415
     from routeb.fleet.settings import FleetSettings  # noqa: PLC0415
     from routeb.web.server import parse_listen  # noqa: PLC0415
 
@@ -72,6 +125,7 @@ async def _main(args: argparse.Namespace) -> int:
         base_topic=args.base_topic,
         max_rows=args.max_rows,
         max_delay=args.max_delay,
+        limits=MessageLimits(**{name: getattr(args, name) for _, name, *_ in _LIMITS}),
     )
     worker = IngestWorker(options)
     if args.listen:

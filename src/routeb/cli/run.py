@@ -21,13 +21,14 @@ from routeb import __version__
 from routeb.cli._common import Settings, add_connection_args, load_settings, run, setup_logging
 from routeb.collector.daemon import Collector, CollectorSettings, MeterLink
 from routeb.collector.links import open_lan_link, open_wisun
-from routeb.collector.live import LiveHub
 from routeb.collector.recording import StoreRecorder
 from routeb.config import Config, with_overrides
 from routeb.driver.cache import meter_key
 from routeb.driver.session import SessionSettings
 from routeb.errors import ConfigError
 from routeb.export.mqtt import MqttPublisher, MqttSettings
+from routeb.live import LiveHub, Sink
+from routeb.live.sink import running as running_sinks
 from routeb.meter.client import ClientSettings
 from routeb.storage import AsyncStore, RetentionPolicy
 from routeb.tariff import load_tariff
@@ -36,6 +37,7 @@ from routeb.web.server import HttpServer, build_app, parse_listen
 
 if TYPE_CHECKING:
     from routeb.fleet.publisher import FleetPublisher
+    from routeb.tariff import Tariff
 
 __all__ = ["register"]
 
@@ -108,13 +110,14 @@ async def _daemon(args: argparse.Namespace) -> int:
     host, port = parse_listen(config.http.listen)
     meter = args.meter_name or ("m" + meter_key(settings.rbid)[:11] if settings.rbid else "lan")
     hub = LiveHub()
+    tariff = load_tariff(config.tariff.file) if config.tariff.file else None
     app = build_app(hub, lambda: {"routeb_build_info": 1.0})
     # Raises ConfigError for a non-loopback listen address without http.token (docs/dashboard.md).
     build_dashboard(
         app,
         db_path=config.storage.db,
         hub=hub,
-        tariff=load_tariff(config.tariff.file) if config.tariff.file else None,
+        tariff=tariff,
         token=config.http.token,
         meter=meter,
         host=host,
@@ -125,6 +128,7 @@ async def _daemon(args: argparse.Namespace) -> int:
     await store.open()
     http = HttpServer(app, host, port)
     tasks: list[asyncio.Task[None]] = []
+    sinks: list[Sink] = []
     fleet: FleetPublisher | None = None
     stop = asyncio.Event()
     reload = asyncio.Event()
@@ -132,28 +136,32 @@ async def _daemon(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
+    stack = contextlib.AsyncExitStack()
     try:
         await http.start()
         if config.mqtt.enabled:
             mqtt = config.mqtt
-            publisher = MqttPublisher(
-                MqttSettings(
-                    url=mqtt.url,
-                    username=mqtt.username,
-                    password=mqtt.password,
-                    base_topic=mqtt.base_topic,
-                    discovery_prefix=mqtt.discovery_prefix,
-                    discovery=mqtt.discovery,
-                    ca_file=mqtt.ca_file,
-                    tls_insecure=mqtt.tls_insecure,
-                ),
-                hub,
+            sinks.append(
+                MqttPublisher(
+                    MqttSettings(
+                        url=mqtt.url,
+                        username=mqtt.username,
+                        password=mqtt.password,
+                        base_topic=mqtt.base_topic,
+                        discovery_prefix=mqtt.discovery_prefix,
+                        discovery=mqtt.discovery,
+                        ca_file=mqtt.ca_file,
+                        tls_insecure=mqtt.tls_insecure,
+                    ),
+                    hub,
+                )
             )
-            tasks.append(asyncio.create_task(publisher.run(), name="routeb-mqtt"))
+        sinks.extend(_statistics_sinks(config, tariff))
         if config.fleet.enabled:
             fleet = _fleet_publisher(config, meter)
             tasks.append(asyncio.create_task(fleet.run(), name="routeb-fleet"))
         _LOG.info("routeb %s recording meter %s into %s", __version__, meter, config.storage.db)
+        await stack.enter_async_context(running_sinks(sinks))
         while not stop.is_set():
             collector = Collector(
                 _connector(settings, args),
@@ -183,6 +191,7 @@ async def _daemon(args: argparse.Namespace) -> int:
                 except ConfigError as exc:
                     _LOG.error("config reload failed, keeping the old one: %s", exc)
     finally:
+        await stack.aclose()  # each sink stops cleanly (MQTT says offline), then is cancelled
         if fleet is not None and fleet.connected.is_set() and not await fleet.drain(5.0):
             _LOG.warning("fleet: the rest of the outbox is published at the next start")
         for task in tasks:
@@ -192,6 +201,42 @@ async def _daemon(args: argparse.Namespace) -> int:
         await store.close()
         _LOG.info("routeb run: stopped (session closed, database flushed)")
     return 0
+
+
+def _statistics_sinks(config: Config, tariff: Tariff | None) -> list[Sink]:
+    """The sinks that read the store: Home Assistant statistics, InfluxDB (when configured)."""
+    sinks: list[Sink] = []
+    ha = config.homeassistant
+    if ha.enabled and ha.token is not None:
+        from routeb.ha.client import HomeAssistantSettings  # noqa: PLC0415 - only with [ha]
+        from routeb.ha.sink import HomeAssistantStatisticsSink  # noqa: PLC0415
+
+        settings = HomeAssistantSettings(ha.url, ha.token, cost=ha.cost, interval=ha.interval)
+        sinks.append(HomeAssistantStatisticsSink(settings, config.storage.db, tariff))
+    influx = config.influxdb
+    if influx.enabled:
+        from routeb.influx.sink import InfluxSettings, InfluxSink  # noqa: PLC0415 - [influxdb]
+
+        sinks.append(
+            InfluxSink(
+                InfluxSettings(
+                    url=influx.url,
+                    version=influx.version,
+                    token=influx.token,
+                    org=influx.org,
+                    bucket=influx.bucket,
+                    database=influx.database,
+                    username=influx.username,
+                    password=influx.password,
+                    measurement=influx.measurement,
+                    interval=influx.interval,
+                    batch=influx.batch,
+                    backlog_days=influx.backlog_days,
+                ),
+                config.storage.db,
+            )
+        )
+    return sinks
 
 
 def _fleet_publisher(config: Config, meter: str) -> FleetPublisher:

@@ -34,11 +34,11 @@ from rich.text import Text
 from routeb.cli._common import Connection, add_connection_args, connect, load_settings, run
 from routeb.cli._common import setup_logging as _setup_logging
 from routeb.collector.links import LanLink
-from routeb.collector.live import LinkSnapshot
 from routeb.driver.session import ScanProgress
 from routeb.echonet.energy import CumulativeEnergy, usage_between
 from routeb.echonet.smartmeter import FixedTimeEnergy, InstantaneousCurrents, decode_property
 from routeb.errors import RouteBError
+from routeb.live import LinkSnapshot
 from routeb.meter.client import Notification
 from routeb.meter.reader import JST
 from routeb.skstack.events import lqi_to_rssi

@@ -22,7 +22,6 @@ from typing import Final, Protocol
 
 from routeb.collector.backfill import MAX_DAYS_BACK, HistoryDay, HistoryPairs, plan_backfill
 from routeb.collector.gate import PriorityGate
-from routeb.collector.live import LinkSnapshot, LiveHub, LiveState
 from routeb.echonet.energy import CumulativeEnergy, EnergyScale, usage_between
 from routeb.echonet.smartmeter import (
     DailyHistory,
@@ -33,6 +32,20 @@ from routeb.echonet.smartmeter import (
 )
 from routeb.echonet.superclass import FaultStatus
 from routeb.errors import AuthenticationError, RouteBError
+from routeb.live import (
+    BackfillProgress,
+    EnergyValues,
+    InstantValues,
+    LinkChanged,
+    LinkSnapshot,
+    LiveHub,
+    LiveState,
+    LiveUpdate,
+    MeterHealth,
+    Offline,
+    SlotValues,
+    Stale,
+)
 from routeb.meter.client import SmartMeterClient
 from routeb.meter.reader import JST, MeterInfo, MeterReader, Reading
 
@@ -177,8 +190,8 @@ class Collector:
 
     # --- state publishing ------------------------------------------------------------------
 
-    def _publish(self, **changes: object) -> None:
-        self.state = self.state.updated(**changes)
+    def _publish(self, update: LiveUpdate) -> None:
+        self.state = update.apply(self.state)
         self.hub.publish(self.state)
 
     async def _event(self, kind: str, detail: str) -> None:
@@ -202,13 +215,14 @@ class Collector:
                 if isinstance(exc, AuthenticationError):
                     # Latched credentials: never hammer the meter; wait for new ones (SIGHUP).
                     self.latched = str(exc)
-                    self._publish(online=False, link=LinkSnapshot(state="latched"))
+                    self._publish(Offline(LinkSnapshot(state="latched"), str(exc)))
                     await self._event("latched", str(exc))
                     await asyncio.Event().wait()
                 if not isinstance(exc, RouteBError):
                     _LOG.error("collector failure, restarting", exc_info=exc)
-                self._publish(online=False, link=LinkSnapshot(state="down"))
-                await self._event("disconnected", f"{type(exc).__name__}: {exc}")
+                reason = f"{type(exc).__name__}: {exc}"
+                self._publish(Offline(LinkSnapshot(state="down"), reason))
+                await self._event("disconnected", reason)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 600.0)
 
@@ -255,18 +269,15 @@ class Collector:
         cur = currents if isinstance(currents, InstantaneousCurrents) else None
         await self._recorder.record_instant(self.settings.meter, at, power_w, cur)
         self._publish(
-            online=True,
-            power_w=power_w,
-            current_r_a=None if cur is None else cur.r,
-            current_t_a=None if cur is None else cur.t,
-            power_at=at,
-            last_seen=at,
+            InstantValues(
+                at, power_w, None if cur is None else cur.r, None if cur is None else cur.t
+            )
         )
 
     def _mark_stale(self) -> None:
         seen = self.state.last_seen
         if seen is None or (self._clock() - seen).total_seconds() > self.settings.stale_after:
-            self._publish(online=False, power_w=None, current_r_a=None, current_t_a=None)
+            self._publish(Stale())
 
     async def _energy_loop(self, link: MeterLink) -> None:
         info = link.reader.info
@@ -299,11 +310,7 @@ class Collector:
             digits=info.digits,
         )
         self._publish(
-            energy_import_kwh=info.scale.kwh(values[0xE0]),
-            energy_export_kwh=info.scale.kwh(values.get(0xE3)),
-            energy_at=at,
-            last_seen=at,
-            online=True,
+            EnergyValues(at, info.scale.kwh(values[0xE0]), info.scale.kwh(values.get(0xE3)))
         )
 
     # --- fixed-time values (EA/EB) -------------------------------------------------------------
@@ -354,15 +361,14 @@ class Collector:
         before = self._memory.fixed.get(newest.at - SLOT) or await self._recorder.slot_value(
             self.settings.meter, newest.at - SLOT
         )
-        changes: dict[str, object] = {"last_slot_end": newest_end}
-        if before is not None:
-            changes["last_slot_import_kwh"] = self._usage(
-                info, before.import_raw, newest.import_raw
+        # Unknown (None) without the boundary before: never the previous slot's values.
+        self._publish(
+            SlotValues(
+                newest_end,
+                None if before is None else self._usage(info, before.import_raw, newest.import_raw),
+                None if before is None else self._usage(info, before.export_raw, newest.export_raw),
             )
-            changes["last_slot_export_kwh"] = self._usage(
-                info, before.export_raw, newest.export_raw
-            )
-        self._publish(**changes)
+        )
         # Keep the memory small: the last day is plenty.
         cutoff = newest.at - timedelta(days=1)
         for key in [k for k in self._memory.fixed if k < cutoff]:
@@ -411,8 +417,10 @@ class Collector:
                 else:
                     value = fault[0x88].value
                     self._publish(
-                        clock_skew_s=None if skew is None else skew.total_seconds(),
-                        fault=None if value is None else value == FaultStatus.FAULT,
+                        MeterHealth(
+                            None if skew is None else skew.total_seconds(),
+                            None if value is None else value == FaultStatus.FAULT,
+                        )
                     )
             await asyncio.sleep(self.settings.clock_interval)
 
@@ -440,7 +448,7 @@ class Collector:
             start = max(start, datetime.combine(self._history_floor, datetime.min.time()))
         missing = await self._recorder.missing_slots(self.settings.meter, start, now)
         plan = plan_backfill(missing, now, history2=0xEC in info.get_map)
-        self._publish(backfill_missing=len(missing))
+        self._publish(BackfillProgress(len(missing)))
         if plan.unrecoverable:
             _LOG.debug("%d slots are beyond the meter's history", len(plan.unrecoverable))
         wanted = set(missing)
@@ -465,9 +473,7 @@ class Collector:
             await self._store_slots(link, got)
             filled += len(got)
             wanted.difference_update(v.at for v in got)
-            self._publish(
-                backfill_missing=len(wanted), backfill_filled=self.state.backfill_filled + len(got)
-            )
+            self._publish(BackfillProgress(len(wanted), len(got)))
         if filled:
             await self._event("backfill", f"{filled} half-hour readings filled")
         return filled
@@ -506,7 +512,7 @@ class Collector:
         while True:
             snapshot = link.link_snapshot()
             if snapshot != self.state.link:
-                self._publish(link=snapshot)
+                self._publish(LinkChanged(snapshot))
             for at, kind, detail in link.session_events():
                 with contextlib.suppress(Exception):
                     await self._recorder.record_event(self.settings.meter, at, kind, detail)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from routeb._redact import Secret
-from routeb.collector.live import LinkSnapshot
 from routeb.driver.session import BRouteSession, Opener, ScanProgress, SessionSettings
+from routeb.live import LinkSnapshot
 from routeb.meter.client import ClientSettings, SmartMeterClient
 from routeb.meter.reader import MeterReader
 from routeb.skstack.events import Dialect, lqi_to_rssi

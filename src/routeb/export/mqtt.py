@@ -13,11 +13,13 @@ Topics (``base`` defaults to ``routeb``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -26,8 +28,8 @@ import aiomqtt
 
 from routeb import __version__
 from routeb._redact import Secret
-from routeb.collector.live import LiveHub, LiveState
 from routeb.errors import ConfigError
+from routeb.live import QUANTITIES, Entity, LiveHub, LiveState, Quantity
 
 __all__ = ["MeterDevice", "MqttPublisher", "MqttSettings", "discovery_payload", "state_payload"]
 
@@ -36,6 +38,10 @@ _ONLINE: Final = "online"
 _OFFLINE: Final = "offline"
 _RECONNECT_MIN: Final = 1.0
 _RECONNECT_MAX: Final = 60.0
+# Every publish and Home Assistant's every subscription: at least once (MQTT 3.1.1 §4.3.2).
+_QOS: Final = 1
+# The binary sensors' payloads (Home Assistant's defaults, mqtt/binary_sensor.py).
+_BINARY: Final = {True: "ON", False: "OFF"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,133 +83,70 @@ class MeterDevice:
     release: str | None = None
 
 
-def _number(value: Decimal | int | float | None) -> str:
+def _json(quantity: Quantity, state: LiveState) -> str:
+    """One value of the state JSON: Decimals keep their exact digits, times are ISO 8601."""
+    value = quantity.read(state)
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        if quantity.entity is not None and quantity.entity.platform == "binary_sensor":
+            return json.dumps(_BINARY[value])
+        return json.dumps(value)
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, datetime):
+        return json.dumps(value.isoformat())
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value), sort_keys=True)
     return json.dumps(value)
 
 
 def state_payload(state: LiveState) -> str:
-    """The retained state JSON; Decimals keep their exact digits."""
-    rssi = state.link.rssi_dbm
-    fields: list[tuple[str, str]] = [
-        ("power", _number(state.power_w)),
-        ("current_r", _number(state.current_r_a)),
-        ("current_t", _number(state.current_t_a)),
-        ("energy_import", _number(state.energy_import_kwh)),
-        ("energy_export", _number(state.energy_export_kwh)),
-        ("last_slot_import", _number(state.last_slot_import_kwh)),
-        ("last_slot_export", _number(state.last_slot_export_kwh)),
-        (
-            "last_slot_end",
-            json.dumps(None if state.last_slot_end is None else state.last_slot_end.isoformat()),
-        ),
-        ("fault", json.dumps(None if state.fault is None else ("ON" if state.fault else "OFF"))),
-        ("rssi", _number(None if rssi is None else round(rssi, 1))),
-        ("lqi", _number(state.link.lqi)),
-        ("link", json.dumps(state.link.state)),
-        (
-            "last_seen",
-            json.dumps(None if state.last_seen is None else state.last_seen.isoformat()),
-        ),
-    ]
-    return "{" + ",".join(f'"{key}":{value}' for key, value in fields) + "}"
+    """The retained state JSON: every registry quantity that is ``in_state``."""
+    fields = [f'"{q.key}":{_json(q, state)}' for q in QUANTITIES if q.in_state]
+    return "{" + ",".join(fields) + "}"
 
 
-def _component(platform: str, key: str, name: str, **options: Any) -> tuple[str, dict[str, Any]]:
-    return key, {
-        "p": platform,
-        "name": name,
-        "value_template": f"{{{{ value_json.{key} }}}}",
-        **options,
+def _component(quantity: Quantity, entity: Entity) -> dict[str, Any]:
+    component: dict[str, Any] = {
+        "p": entity.platform,
+        "name": quantity.en,
+        "value_template": f"{{{{ value_json.{quantity.key} }}}}",
     }
+    if entity.device_class is not None:
+        component["device_class"] = entity.device_class
+    if entity.state_class is not None:
+        component["state_class"] = entity.state_class
+    if entity.last_reset is not None:
+        component["last_reset_value_template"] = f"{{{{ value_json.{entity.last_reset} }}}}"
+    if quantity.unit is not None:
+        component["unit_of_measurement"] = quantity.unit
+    if entity.platform == "binary_sensor":
+        component["payload_on"], component["payload_off"] = _BINARY[True], _BINARY[False]
+    if entity.diagnostic:
+        component["entity_category"] = "diagnostic"
+    return component
 
 
 def discovery_payload(settings: MqttSettings, device: MeterDevice) -> dict[str, Any]:
-    """The device-based discovery message (one per meter)."""
+    """The device-based discovery message (one per meter): one component per registry entity."""
     base = f"{settings.base_topic}/{device.meter}"
     uid = f"{settings.base_topic}_{device.meter}"
-    components = dict(
-        [
-            _component(
-                "sensor",
-                "power",
-                "Power",
-                device_class="power",
-                state_class="measurement",
-                unit_of_measurement="W",
-            ),
-            _component(
-                "sensor",
-                "current_r",
-                "Current R",
-                device_class="current",
-                state_class="measurement",
-                unit_of_measurement="A",
-            ),
-            _component(
-                "sensor",
-                "current_t",
-                "Current T",
-                device_class="current",
-                state_class="measurement",
-                unit_of_measurement="A",
-            ),
-            _component(
-                "sensor",
-                "energy_import",
-                "Energy bought",
-                device_class="energy",
-                state_class="total_increasing",
-                unit_of_measurement="kWh",
-            ),
-            _component(
-                "sensor",
-                "energy_export",
-                "Energy sold",
-                device_class="energy",
-                state_class="total_increasing",
-                unit_of_measurement="kWh",
-            ),
-            _component(
-                "sensor",
-                "last_slot_import",
-                "Last 30 minutes bought",
-                device_class="energy",
-                unit_of_measurement="kWh",
-            ),
-            _component(
-                "binary_sensor",
-                "fault",
-                "Meter fault",
-                device_class="problem",
-                payload_on="ON",
-                payload_off="OFF",
-                entity_category="diagnostic",
-            ),
-            _component(
-                "sensor",
-                "rssi",
-                "Link RSSI",
-                device_class="signal_strength",
-                state_class="measurement",
-                unit_of_measurement="dBm",
-                entity_category="diagnostic",
-            ),
-            _component(
-                "sensor",
-                "last_seen",
-                "Last seen",
-                device_class="timestamp",
-                entity_category="diagnostic",
-            ),
-        ]
-    )
-    for key, component in components.items():
-        component["unique_id"] = f"{uid}_{key}"
-        component["object_id"] = f"{uid}_{key}"
+    components: dict[str, dict[str, Any]] = {}
+    # homeassistant.md §2.2: HA ≤ 2026.5 does not pass a device-level qos to the components,
+    # so each component says it (the device-level one stays for 2026.6+).
+    for quantity in QUANTITIES:
+        if quantity.entity is None:
+            continue
+        component = _component(quantity, quantity.entity)
+        component["unique_id"] = f"{uid}_{quantity.key}"
+        component["qos"] = _QOS
+        # homeassistant.md §2.3: object_id seeds the entity id up to HA 2026.3 (deprecated
+        # from 2025.10.0, dropped in 2026.4.0); default_entity_id (2025.10.0+) replaces it and
+        # wins when both are given, without a warning. Both: every version, no warning.
+        component["object_id"] = f"{uid}_{quantity.key}"
+        component["default_entity_id"] = f"{quantity.entity.platform}.{uid}_{quantity.key}"
+        components[quantity.key] = component
     dev: dict[str, Any] = {
         "ids": [uid],
         "name": device.name,
@@ -225,7 +168,7 @@ def discovery_payload(settings: MqttSettings, device: MeterDevice) -> dict[str, 
             {"topic": f"{base}/availability"},
         ],
         "availability_mode": "all",
-        "qos": 1,
+        "qos": _QOS,
     }
 
 
@@ -245,11 +188,8 @@ class MqttPublisher:
         self.published = 0
         self.connections = 0
         self._announced: set[str] = set()
-
-    def set_device(self, device: MeterDevice) -> None:
-        """Add or update a meter's device info (re-announced on the next publish)."""
-        self.devices[device.meter] = device
-        self._announced.discard(device.meter)
+        self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
 
     def _client(self) -> aiomqtt.Client:
         host, port, tls = self.settings.endpoint()
@@ -271,20 +211,40 @@ class MqttPublisher:
             keepalive=30,
         )
 
+    name = "mqtt"
+
     async def run(self) -> None:
-        """Connect, announce, publish; on any broker trouble wait and start again."""
+        """Connect, announce, publish; on any broker trouble wait and start again.
+
+        Returns after :meth:`stop` once ``offline`` is published (or the broker is away).
+        """
         delay = _RECONNECT_MIN
-        while True:
-            try:
-                async with self._client() as client:
-                    self.connections += 1
-                    delay = _RECONNECT_MIN
-                    await self._session(client)
-            except* aiomqtt.MqttError as group:
-                self.connected.clear()
-                _LOG.warning("MQTT broker: %s; reconnecting in %.0f s", group.exceptions[0], delay)
-            await asyncio.sleep(delay)
-            delay = min(_RECONNECT_MAX, delay * 2)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    async with self._client() as client:
+                        self.connections += 1
+                        delay = _RECONNECT_MIN
+                        await self._session(client)
+                except* aiomqtt.MqttError as group:
+                    self.connected.clear()
+                    if not self._stopping.is_set():
+                        _LOG.warning(
+                            "MQTT broker: %s; reconnecting in %.0f s", group.exceptions[0], delay
+                        )
+                if self._stopping.is_set():
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(_RECONNECT_MAX, delay * 2)
+        finally:
+            self.connected.clear()
+            self._stopped.set()
+
+    async def stop(self) -> None:
+        """Publish ``offline`` (retained) and disconnect cleanly; the will covers only crashes."""
+        self._stopping.set()
+        await self._stopped.wait()
 
     async def _session(self, client: aiomqtt.Client) -> None:
         settings = self.settings
@@ -295,11 +255,16 @@ class MqttPublisher:
             await client.subscribe(ha_status, qos=1)
         await self._announce_all(client)
         self.connected.set()
-        # Whichever ends first — a lost broker seen by the listener, or a failed publish —
-        # ends the session; the TaskGroup cancels the other.
+        # Whichever ends first — a lost broker seen by the listener, a failed publish, or
+        # stop() — ends the session; the TaskGroup cancels the rest.
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._listen(client, ha_status))
-            group.create_task(self._forward(client))
+            listen = group.create_task(self._listen(client, ha_status))
+            forward = group.create_task(self._forward(client))
+            await self._stopping.wait()
+            listen.cancel()
+            forward.cancel()
+        # A clean stop: the broker sends no will on DISCONNECT, so say it ourselves.
+        await client.publish(f"{settings.base_topic}/status", _OFFLINE, qos=1, retain=True)
 
     async def _forward(self, client: aiomqtt.Client) -> None:
         async for state in self.hub.updates():

@@ -5,6 +5,13 @@ under a stable client id, and acknowledges (PUBACK, manual ack) a message only a
 holding it is committed. A worker that dies loses nothing: the broker redelivers what it had not
 acknowledged when it comes back (same client id), and the rows are idempotent.
 Batches close at ``max_rows`` readings or ``max_delay`` seconds after their first message.
+
+No message stops a worker: whatever does not decode to a valid message (``schema.decode``,
+bounded before it parses) is a dead letter with its kind and reason, committed and acknowledged
+with its batch. A valid message whose partitions do not exist yet waits aside while the
+``PartitionMaker`` creates them on a connection of its own; everybody else's batches go on.
+The lag is the age of the oldest message received and not yet acknowledged: it grows while the
+worker is stuck (docs/fleet.md#limits).
 """
 
 from __future__ import annotations
@@ -14,20 +21,30 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from functools import partial
+from typing import Final, TypeVar
 
 import aiomqtt
 import psycopg
 
-from routeb.fleet.metrics import IngestMetrics, metrics_app
-from routeb.fleet.pg import DeadLetter, FleetSchemaError, Writer, WriteStats
+from routeb.fleet.metrics import IngestMetrics, Waiting, metrics_app
+from routeb.fleet.pg import (
+    DeadLetter,
+    FleetSchemaError,
+    PartitionKeeper,
+    PartitionMaker,
+    Writer,
+    WriteStats,
+)
 from routeb.fleet.schema import (
     DEFAULT_BASE_TOPIC,
+    DEFAULT_LIMITS,
     SCHEMA_VERSION,
     FleetMessage,
     MessageError,
+    MessageLimits,
     decode,
 )
 from routeb.fleet.settings import FleetSettings, mqtt_client
@@ -35,9 +52,14 @@ from routeb.fleet.settings import FleetSettings, mqtt_client
 __all__ = ["IngestOptions", "IngestWorker"]
 
 _LOG = logging.getLogger(__name__)
+_T = TypeVar("_T")
 _RECONNECT_MIN: Final = 0.5
 _RECONNECT_MAX: Final = 30.0
 _PARTITION_CHECK: Final = 3600.0
+# What a dead letter keeps of a payload over the size limit (the reason gives its size).
+_OVERSIZE_KEPT: Final = 64 * 1024
+# The dead-letter kind of a decoder failure (a bug, logged with its traceback).
+_INTERNAL: Final = "internal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +75,8 @@ class IngestOptions:
     max_delay: float = 0.5
     receive_maximum: int = 1000
     ahead_days: int = 3
+    limits: MessageLimits = DEFAULT_LIMITS
+    partition_lock_timeout: float = 5.0
 
     @property
     def topic(self) -> str:
@@ -60,12 +84,38 @@ class IngestOptions:
         return f"$share/{self.group}/{self.base_topic}/v{SCHEMA_VERSION}/#"
 
 
+@dataclass(slots=True, eq=False)
+class _Received:
+    """One message from its arrival to its acknowledgement: a valid one or a dead letter."""
+
+    mid: int
+    qos: int
+    since: float  # time.monotonic() at arrival
+    message: FleetMessage | None = None
+    dead: DeadLetter | None = None
+
+
 @dataclass(slots=True)
 class _Batch:
-    messages: list[FleetMessage] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    acks: list[tuple[int, int]] = field(default_factory=list)
+    items: list[_Received] = field(default_factory=list)
     readings: int = 0
+
+    def add(self, item: _Received) -> None:
+        self.items.append(item)
+        if item.message is not None:
+            self.readings += item.message.readings
+
+    def keep(self, items: list[_Received]) -> None:
+        self.items = items
+        self.readings = sum(i.message.readings for i in items if i.message is not None)
+
+    @property
+    def messages(self) -> list[FleetMessage]:
+        return [i.message for i in self.items if i.message is not None]
+
+    @property
+    def dead(self) -> list[DeadLetter]:
+        return [i.dead for i in self.items if i.dead is not None]
 
 
 class IngestWorker:
@@ -75,15 +125,32 @@ class IngestWorker:
         self.options = options
         self.metrics = metrics or IngestMetrics()
         self.client_id = options.client_id or f"routeb-ingest-{socket.gethostname()}"
-        self.writer = Writer(options.dsn, ahead_days=options.ahead_days)
+        self.partitions = PartitionKeeper(options.ahead_days)
+        self.writer = Writer(options.dsn, partitions=self.partitions)
+        self.maker = PartitionMaker(
+            options.dsn, self.partitions, lock_timeout=options.partition_lock_timeout
+        )
         self.subscribed = asyncio.Event()
         self._writing = asyncio.Lock()
-        self._last_partition_check = time.monotonic()
+        self._making = asyncio.Lock()
+        # Received and not yet acknowledged, oldest first; those waiting for partitions.
+        self._unacked: dict[_Received, None] = {}
+        self._parked: list[_Received] = []
+        self.metrics.waiting = self._waiting
+
+    def _waiting(self) -> Waiting:
+        oldest = next(iter(self._unacked), None)
+        return Waiting(
+            len(self._unacked), len(self._parked), None if oldest is None else oldest.since
+        )
 
     async def run(self) -> None:
         """Consume and write; reconnect to the broker (and the database) forever."""
         # Fail fast on a database that is not there or not migrated.
-        await asyncio.to_thread(self.writer.keep_ahead)
+        try:
+            await self._in_thread(self._making, self.maker.keep_ahead)
+        except psycopg.Error as exc:  # e.g. a lock timeout: the partition task tries again
+            _LOG.warning("PostgreSQL partitions: %s", _first_line(exc))
         delay = _RECONNECT_MIN
         try:
             while True:
@@ -108,32 +175,65 @@ class IngestWorker:
                 finally:
                     self.metrics.connected = False
                     self.subscribed.clear()
+                    # What was not acknowledged is the broker's again (redelivered later).
+                    self._unacked.clear()
+                    self._parked = []
                 await asyncio.sleep(delay)
                 delay = min(_RECONNECT_MAX, delay * 2)
         finally:
             await asyncio.to_thread(self.writer.close)
+            await asyncio.to_thread(self.maker.close)
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         queue: asyncio.Queue[_Batch] = asyncio.Queue(maxsize=1)
         self._batch = _Batch()
         self._first: float | None = None
         self._full = asyncio.Event()
+        self._park = asyncio.Event()
         async with asyncio.TaskGroup() as group:
             group.create_task(self._read(client))
             group.create_task(self._cut(queue))
             group.create_task(self._store(client, queue))
+            group.create_task(self._make_partitions())
 
     async def _read(self, client: aiomqtt.Client) -> None:
         # Never cancelled mid-way while connected: aiomqtt's iterator can lose the message it
         # was about to return when cancelled (so no wait_for around it). Unacknowledged
         # messages are bounded by the Receive Maximum we announce: that is the back-pressure.
-        loop = asyncio.get_running_loop()
         async for message in client.messages:
-            self._add(self._batch, message)
-            if self._first is None:
-                self._first = loop.time()
-            if self._batch.readings >= self.options.max_rows:
-                self._full.set()
+            self._receive(message)
+
+    def _receive(self, message: aiomqtt.Message) -> None:
+        item = _Received(message.mid if message.qos else 0, message.qos, time.monotonic())
+        self._unacked[item] = None
+        payload = message.payload
+        raw = payload if isinstance(payload, bytes | bytearray) else str(payload).encode()
+        topic = message.topic.value
+        try:
+            item.message = decode(raw, self.options.limits, now=time.time())
+        except MessageError as exc:
+            item.dead = self._dead_letter(topic, exc.kind, exc.reason, raw)
+        except Exception:  # a decoder bug must not stop the worker (nor loop on redelivery)
+            _LOG.exception("fleet message on %s: the decoder failed; kept as a dead letter", topic)
+            item.dead = self._dead_letter(topic, _INTERNAL, "the decoder failed", raw)
+        if item.message is not None and not self.partitions.covers(item.message):
+            self._parked.append(item)
+            self._park.set()
+            return
+        self._enqueue(item)
+
+    def _dead_letter(
+        self, topic: str, kind: str, reason: str, raw: bytes | bytearray
+    ) -> DeadLetter:
+        kept = bytes(raw[:_OVERSIZE_KEPT] if len(raw) > self.options.limits.max_bytes else raw)
+        return DeadLetter(topic, kind, reason, kept)
+
+    def _enqueue(self, item: _Received) -> None:
+        self._batch.add(item)
+        if self._first is None:
+            self._first = asyncio.get_running_loop().time()
+        if self._batch.readings >= self.options.max_rows:
+            self._full.set()
 
     async def _cut(self, queue: asyncio.Queue[_Batch]) -> None:
         loop = asyncio.get_running_loop()
@@ -145,66 +245,118 @@ class IngestWorker:
             if wait > 0 and not self._full.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), wait)
-            if not self._batch.acks:
+            if not self._batch.items:
                 continue
             batch, self._batch, self._first = self._batch, _Batch(), None
             self._full.clear()
             await queue.put(batch)
 
-    def _add(self, batch: _Batch, message: aiomqtt.Message) -> None:
-        payload = message.payload
-        raw = payload if isinstance(payload, bytes | bytearray) else str(payload).encode()
-        try:
-            decoded = decode(raw)
-        except MessageError as exc:
-            batch.dead.append(DeadLetter(message.topic.value, exc.reason, bytes(raw)))
-        else:
-            batch.messages.append(decoded)
-            batch.readings += decoded.readings
-        if message.qos > 0:
-            batch.acks.append((message.mid, message.qos))
-        else:
-            batch.acks.append((0, 0))
-
     async def _store(self, client: aiomqtt.Client, queue: asyncio.Queue[_Batch]) -> None:
         delay = _RECONNECT_MIN
         while True:
             batch = await queue.get()
+            failed = False
             while True:
                 started = time.monotonic()
                 try:
+                    if failed:  # reconnect: the catalog may say a partition has gone since
+                        await self._in_thread(self._writing, self.writer.connect)
+                        self._park_uncovered(batch)
+                    if not batch.items:
+                        break
                     stats = await self._write(batch)
                 except (psycopg.Error, FleetSchemaError, OSError) as exc:
                     # Nothing was committed and nothing acknowledged: try again, never drop.
                     self.metrics.failed_batches += 1
-                    _LOG.warning("PostgreSQL: %s; retrying in %.1f s", exc, delay)
+                    _LOG.warning("PostgreSQL: %s; retrying in %.1f s", _first_line(exc), delay)
                     await asyncio.to_thread(self.writer.reset)
                     await asyncio.sleep(delay)
                     delay = min(_RECONNECT_MAX, delay * 2)
+                    failed = True
                     continue
                 delay = _RECONNECT_MIN
+                self._acknowledge(client, batch.items)
+                self._observe_latency(batch.messages, time.time())
+                self.metrics.committed(
+                    len(batch.items),
+                    stats.received,
+                    stats.inserted,
+                    time.monotonic() - started,
+                    stats.fallbacks,
+                    dead=[letter.kind for letter in batch.dead],
+                )
                 break
-            for mid, qos in batch.acks:
-                if qos:
-                    client._client.ack(mid, qos)
-            now = time.time()
-            took = time.monotonic() - started
-            self._observe_latency(batch.messages, now)
-            self.metrics.committed(
-                len(batch.acks), stats.received, stats.inserted, stats.dead, took, stats.fallbacks
-            )
-            if time.monotonic() - self._last_partition_check > _PARTITION_CHECK:
-                self._last_partition_check = time.monotonic()
-                await asyncio.to_thread(self.writer.keep_ahead)
+
+    def _acknowledge(self, client: aiomqtt.Client, items: Sequence[_Received]) -> None:
+        for item in items:
+            if item.qos:
+                client._client.ack(item.mid, item.qos)
+            self._unacked.pop(item, None)
+
+    def _park_uncovered(self, batch: _Batch) -> None:
+        keep = []
+        for item in batch.items:
+            if item.message is not None and not self.partitions.covers(item.message):
+                self._parked.append(item)
+                self._park.set()
+            else:
+                keep.append(item)
+        batch.keep(keep)
+
+    async def _make_partitions(self) -> None:
+        """Partitions for the parked messages as they come, and the coming days' hourly, on
+        the maker's own connection; a failure (a lock timeout) is tried again with backoff."""
+        delay = _RECONNECT_MIN
+        due = time.monotonic() + _PARTITION_CHECK
+        while True:
+            wait = due - time.monotonic()
+            if not self._parked and wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._park.wait(), wait)
+            self._park.clear()
+            try:
+                if self._parked:
+                    spans = self.partitions.missing(
+                        i.message for i in self._parked if i.message is not None
+                    )
+                    made = await self._in_thread(self._making, partial(self.maker.make, spans))
+                    self.metrics.partitions_created += made
+                if time.monotonic() >= due:
+                    made = await self._in_thread(self._making, self.maker.keep_ahead)
+                    self.metrics.partitions_created += made
+                    due = time.monotonic() + _PARTITION_CHECK
+            except (psycopg.Error, FleetSchemaError, OSError) as exc:
+                self.metrics.partition_errors += 1
+                _LOG.warning(
+                    "PostgreSQL partitions: %s; %d message(s) wait, trying again in %.1f s",
+                    _first_line(exc),
+                    len(self._parked),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(_RECONNECT_MAX, delay * 2)
+                continue
+            delay = _RECONNECT_MIN
+            waiting = []
+            for item in self._parked:
+                if item.message is not None and self.partitions.covers(item.message):
+                    self._enqueue(item)
+                else:
+                    waiting.append(item)
+            self._parked = waiting
 
     async def _write(self, batch: _Batch) -> WriteStats:
-        """One batch in the writer's thread. Cancelled (the broker went away), it still waits
-        for the thread: a second batch on the same connection while the first is mid-COPY
-        would share its transaction and staging tables, and acknowledge rows never stored."""
-        async with self._writing:
-            running = asyncio.ensure_future(
-                asyncio.to_thread(self.writer.write, batch.messages, batch.dead)
-            )
+        """One batch in the writer's thread."""
+        messages, dead = batch.messages, batch.dead
+        return await self._in_thread(self._writing, partial(self.writer.write, messages, dead))
+
+    async def _in_thread(self, lock: asyncio.Lock, function: Callable[[], _T]) -> _T:
+        """``function()`` in a thread, one at a time per ``lock``. Cancelled (the broker went
+        away), it still waits for the thread: a second call on the same connection while the
+        first is mid-COPY would share its transaction and staging tables, and acknowledge rows
+        never stored."""
+        async with lock:
+            running = asyncio.ensure_future(asyncio.to_thread(function))
             try:
                 return await asyncio.shield(running)
             except asyncio.CancelledError:
@@ -213,14 +365,14 @@ class IngestWorker:
                 raise
 
     def _observe_latency(self, messages: Sequence[FleetMessage], now: float) -> None:
-        latest: float | None = None
         for message in messages:
             if message.sent is not None:
                 latency = max(0.0, now - message.sent)
                 self.metrics.latency_seconds.observe(latency, message.readings)
-                latest = latency if latest is None else min(latest, latency)
-        if latest is not None:
-            self.metrics.lag_seconds = round(latest, 6)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 async def serve_metrics(metrics: IngestMetrics, host: str, port: int) -> contextlib.AsyncExitStack:

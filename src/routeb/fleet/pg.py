@@ -1,4 +1,4 @@
-"""The PostgreSQL side: versioned migrations, partitions ahead, idempotent batch writes.
+"""The PostgreSQL side: versioned migrations, partitions, idempotent batch writes.
 
 Migrations are ``migrations/NNNN_name.sql`` shipped with the package, applied in order, each in
 one transaction together with its row in ``fleet_schema``, under an advisory lock so that
@@ -12,10 +12,16 @@ written the careful way. The careful way, and always for slots (the larger outbo
 wins): COPY into a temporary staging table, then ``INSERT … SELECT … ON CONFLICT``. Then the
 per-meter summary and the dead letters. The caller acknowledges the MQTT messages only after
 this commit.
+
+Partitions (daily for instant and cumulative readings, monthly for slots) are created as tables
+and then attached, one per transaction, so that making one never waits for a batch or a query
+on the parent table nor makes them wait (``PartitionKeeper``); ``routeb ingest`` makes them on a
+connection of its own (``PartitionMaker``) before the batch that needs them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,12 +34,13 @@ from typing import Any, Final
 import psycopg
 
 from routeb.errors import RouteBError
-from routeb.fleet.schema import FleetMessage
+from routeb.fleet.schema import DAY, FleetMessage
 
 __all__ = [
     "DeadLetter",
     "FleetSchemaError",
     "PartitionKeeper",
+    "PartitionMaker",
     "WriteStats",
     "Writer",
     "connect",
@@ -132,81 +139,190 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+_EPOCH: Final = date(1970, 1, 1)
+_KIND_TABLES: Final = (
+    ("instant", "fleet_instant"),
+    ("cumulative", "fleet_cumulative"),
+    ("slots", "fleet_slots"),
+)
+_PARTITIONS_OF: Final = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = ANY(%s::regclass[])"
+)
+# One span: (partition name, table, first day, the day after the last one).
+Span = tuple[str, str, date, date]
+
+
+def _span(table: str, day: date) -> Span:
+    if table in MONTHLY:
+        start = _month(day)
+        return f"{table}_p{start:%Y%m}", table, start, _next_month(start)
+    return f"{table}_p{day:%Y%m%d}", table, day, day + timedelta(days=1)
+
+
+def _days(message: FleetMessage, kind: str) -> Iterable[int]:
+    """The UTC days (since 1970) of the ``kind`` readings of ``message``."""
+    span = message.span(kind)
+    if span is None:
+        return ()
+    first, last = span[0] // DAY, span[1] // DAY
+    if last - first <= 2:
+        return range(first, last + 1)
+    return {ts // DAY for ts in map(_TS, getattr(message, kind))}  # spread: only its days
+
+
+def _exists(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+    return bool(row and row[0])
+
+
 class PartitionKeeper:
-    """Creates partitions ahead and on demand; remembers what exists."""
+    """Which partitions exist (read from the catalog), which a message needs, and creating them.
+
+    A partition is created as a table of its own and then attached: ``ATTACH PARTITION`` takes
+    only a SHARE UPDATE EXCLUSIVE lock on the parent (PostgreSQL 12+), so it neither waits for
+    nor blocks the COPYs and queries running on it — ``CREATE TABLE … PARTITION OF`` needs an
+    ACCESS EXCLUSIVE lock and queued every writer behind itself. One partition per transaction.
+    Shared by a worker's writer and partition maker (each on its own thread and connection).
+    """
 
     def __init__(self, ahead_days: int = 3) -> None:
         self.ahead_days = ahead_days
         self._known: set[str] = set()
         self.created = 0
 
-    def _spans(self, table: str, first: date, last: date) -> Iterable[tuple[str, date, date]]:
-        if table in MONTHLY:
-            start = _month(first)
-            while start <= last:
-                end = _next_month(start)
-                yield f"{table}_p{start:%Y%m}", start, end
-                start = end
-        else:
-            day = first
-            while day <= last:
-                yield f"{table}_p{day:%Y%m%d}", day, day + timedelta(days=1)
-                day += timedelta(days=1)
+    def load(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        """Forget what was known and read the partitions that exist now (after a reconnect:
+        an operator may have dropped some)."""
+        with conn.transaction():
+            rows = conn.execute(_PARTITIONS_OF, ([*DAILY, *MONTHLY],)).fetchall()
+        self._known = {str(name) for (name,) in rows}
 
-    def ensure(
-        self, conn: psycopg.Connection[tuple[object, ...]], table: str, first: date, last: date
-    ) -> None:
-        """Partitions of ``table`` covering the UTC days ``first`` … ``last``."""
-        missing = [s for s in self._spans(table, first, last) if s[0] not in self._known]
-        if not missing:
-            return
+    def missing(self, messages: Iterable[FleetMessage]) -> list[Span]:
+        """The partitions the readings of ``messages`` need that do not exist yet."""
+        known = self._known
+        needed: dict[str, Span] = {}
+        for message in messages:
+            for kind, table in _KIND_TABLES:
+                for day in _days(message, kind):
+                    span = _span(table, _EPOCH + timedelta(days=day))
+                    if span[0] not in known:
+                        needed[span[0]] = span
+        return sorted(needed.values(), key=itemgetter(2, 1))
+
+    def covers(self, message: FleetMessage) -> bool:
+        """Every partition ``message`` needs exists."""
+        return not self.missing((message,))
+
+    def create(self, conn: psycopg.Connection[tuple[object, ...]], spans: Iterable[Span]) -> int:
+        """Create (and attach) the partitions of ``spans`` that do not exist; how many it made."""
+        made = 0
+        for name, table, start, end in spans:
+            if name in self._known:
+                continue
+            with conn.transaction():
+                exists = _exists(conn, name)  # another worker made it: no lock to wait for
+            if not exists:
+                # DuplicateTable: made by someone not taking our lock; there it is.
+                with contextlib.suppress(psycopg.errors.DuplicateTable):
+                    made += self._create(conn, name, table, start, end)
+            self._known.add(name)
+        self.created += made
+        return made
+
+    @staticmethod
+    def _create(
+        conn: psycopg.Connection[tuple[object, ...]], name: str, table: str, start: date, end: date
+    ) -> int:
+        # A transaction of its own that takes the lock first: its catalog snapshot is taken
+        # after the wait, so it sees a partition another worker made meanwhile.
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK + 1,))
-            for name, start, end in missing:
-                exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
-                if not (exists and exists[0]):
-                    conn.execute(
-                        f"CREATE TABLE {name} PARTITION OF {table} "  # names are ours
-                        f"FOR VALUES FROM ('{start.isoformat()} 00:00+00') "
-                        f"TO ('{end.isoformat()} 00:00+00')".encode()
-                    )
-                    self.created += 1
-        self._known.update(name for name, _, _ in missing)
+            if _exists(conn, name):
+                return 0
+            # names and bounds are ours (dates), never from a message
+            conn.execute(f"CREATE TABLE {name} (LIKE {table} INCLUDING ALL)".encode())
+            conn.execute(
+                f"ALTER TABLE {table} ATTACH PARTITION {name} "
+                f"FOR VALUES FROM ('{start.isoformat()} 00:00+00') "
+                f"TO ('{end.isoformat()} 00:00+00')".encode()
+            )
+        return 1
 
-    def ahead(self, conn: psycopg.Connection[tuple[object, ...]], now: datetime) -> None:
+    def ahead_spans(self, now: datetime) -> list[Span]:
         """Today (UTC) −1 … +ahead_days for every table."""
         today = now.astimezone(UTC).date()
-        for table in (*DAILY, *MONTHLY):
-            self.ensure(conn, table, today - timedelta(days=1), today + timedelta(self.ahead_days))
+        return [
+            _span(table, today + timedelta(days=offset))
+            for table in (*DAILY, *MONTHLY)
+            for offset in range(-1, self.ahead_days + 1)
+        ]
 
     def for_messages(
         self, conn: psycopg.Connection[tuple[object, ...]], messages: Sequence[FleetMessage]
-    ) -> None:
+    ) -> int:
         """Whatever the readings of ``messages`` need (replays from long ago, clocks ahead)."""
-        for table, attribute in (
-            ("fleet_instant", "instant"),
-            ("fleet_cumulative", "cumulative"),
-            ("fleet_slots", "slots"),
-        ):
-            days: set[int] = set()
-            for message in messages:
-                rows = getattr(message, attribute)
-                if rows:  # every day from the first reading's to the last one's (C loops)
-                    first = min(rows, key=_TS)[0] // 86_400
-                    last = max(rows, key=_TS)[0] // 86_400
-                    days.update(range(first, last + 1))
-            if days:
-                epoch = date(1970, 1, 1)
-                for day in sorted(days):
-                    d = epoch + timedelta(days=day)
-                    self.ensure(conn, table, d, d)
+        return self.create(conn, self.missing(messages))
+
+
+def _session(dsn: str, keeper: PartitionKeeper) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection to a fleet database at this routeb's version, its partitions loaded."""
+    conn = connect(dsn)
+    try:
+        require_current(conn)
+        keeper.load(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class PartitionMaker:
+    """Creates partitions on a connection of its own, never inside a batch's transaction, with
+    a lock timeout: a partition that cannot be had quickly is tried again later while the
+    batches of everybody else go on (docs/fleet.md#partitions)."""
+
+    def __init__(self, dsn: str, keeper: PartitionKeeper, *, lock_timeout: float = 5.0) -> None:
+        self.dsn = dsn
+        self.keeper = keeper
+        self.lock_timeout = lock_timeout
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._conn is None or self._conn.closed:
+            conn = _session(self.dsn, self.keeper)
+            with conn.transaction():
+                conn.execute(f"SET lock_timeout = {int(self.lock_timeout * 1000)}".encode())
+            self._conn = conn
+        return self._conn
+
+    def make(self, spans: Iterable[Span]) -> int:
+        """Create ``spans``; psycopg.Error (e.g. LockNotAvailable) leaves the rest for later."""
+        try:
+            return self.keeper.create(self._connection(), spans)
+        except psycopg.Error:
+            self.close()
+            raise
+
+    def keep_ahead(self) -> int:
+        """Create the coming days' partitions before they are needed."""
+        return self.make(self.keeper.ahead_spans(datetime.now(UTC)))
+
+    def close(self) -> None:
+        """Close the connection (the next call reconnects)."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A message that could not be stored."""
+    """A message that could not be stored: ``kind`` (routeb.fleet.schema.REJECTIONS) and why."""
 
     topic: str
+    kind: str
     reason: str
     payload: bytes
 
@@ -351,24 +467,28 @@ def _latest_instants(cur: psycopg.Cursor[Any], messages: Sequence[FleetMessage])
 class Writer:
     """Writes batches through one connection (use from one thread at a time)."""
 
-    def __init__(self, dsn: str, *, ahead_days: int = 3) -> None:
+    def __init__(
+        self, dsn: str, *, ahead_days: int = 3, partitions: PartitionKeeper | None = None
+    ) -> None:
         self.dsn = dsn
-        self.partitions = PartitionKeeper(ahead_days)
+        self.partitions = partitions or PartitionKeeper(ahead_days)
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
         if self._conn is None or self._conn.closed:
-            conn = connect(self.dsn)
+            conn = _session(self.dsn, self.partitions)
             try:
-                require_current(conn)
                 with conn.transaction():
                     conn.execute(_STAGING.encode())
-                self.partitions.ahead(conn, datetime.now(UTC))
             except BaseException:
                 conn.close()
                 raise
             self._conn = conn
         return self._conn
+
+    def connect(self) -> None:
+        """Connect now if not connected (which reads the partitions that exist)."""
+        self._connection()
 
     def close(self) -> None:
         """Close the connection."""
@@ -384,14 +504,13 @@ class Writer:
             finally:
                 self._conn = None
 
-    def keep_ahead(self) -> None:
-        """Create tomorrow's partitions before they are needed."""
-        self.partitions.ahead(self._connection(), datetime.now(UTC))
-
     def write(
         self, messages: Sequence[FleetMessage], dead: Sequence[DeadLetter] = ()
     ) -> WriteStats:
-        """One transaction for the batch; psycopg.Error (nothing written) on failure."""
+        """One transaction for the batch; psycopg.Error (nothing written) on failure.
+
+        Partitions the readings need are created first if missing (``routeb ingest`` hands
+        over only messages whose partitions exist: its PartitionMaker made them)."""
         conn = self._connection()
         stats = WriteStats(dead=len(dead))
         self.partitions.for_messages(conn, messages)
@@ -420,7 +539,9 @@ class Writer:
                 for statement in statements[1:]:
                     cur.execute(statement)
             if dead:
-                with cur.copy("COPY fleet_dead_letters (topic, reason, payload) FROM STDIN") as c:
+                with cur.copy(
+                    "COPY fleet_dead_letters (topic, kind, reason, payload) FROM STDIN"
+                ) as c:
                     for letter in dead:
-                        c.write_row((letter.topic, letter.reason, letter.payload))
+                        c.write_row((letter.topic, letter.kind, letter.reason, letter.payload))
         return stats

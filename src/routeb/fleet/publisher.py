@@ -14,21 +14,30 @@ import logging
 import socket
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import aiomqtt
 
 from routeb.errors import RouteBError
-from routeb.fleet.schema import Cumulative, FleetMessage, Instant, SlotRow, encode, topic_for
+from routeb.fleet.schema import (
+    DAY,
+    DEFAULT_LIMITS,
+    Cumulative,
+    FleetMessage,
+    Instant,
+    SlotRow,
+    encode,
+    topic_for,
+)
 from routeb.fleet.settings import FleetSettings, NotRoutedError, RoutedPublisher, mqtt_client
 from routeb.storage.model import Change, CumulativeReading, InstantReading, Slot
 from routeb.storage.sqlite import SqliteStore
 from routeb.storage.times import to_epoch
 
-__all__ = ["CONSUMER", "FleetPublisher", "messages_of"]
+__all__ = ["CONSUMER", "FleetPublisher", "messages_of", "payloads_of"]
 
 _LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -37,18 +46,27 @@ _RECONNECT_MIN: Final = 1.0
 _RECONNECT_MAX: Final = 60.0
 
 
-def messages_of(site: str, changes: list[Change], max_rows: int) -> list[FleetMessage]:
-    """Outbox changes as fleet messages: one per meter and up to ``max_rows`` readings each."""
-    by_meter: dict[str, FleetMessage] = {}
+def messages_of(
+    site: str, changes: list[Change], max_rows: int, max_days: int = DEFAULT_LIMITS.max_days
+) -> list[FleetMessage]:
+    """Outbox changes as fleet messages: one per meter, each with up to ``max_rows`` readings
+    on up to ``max_days`` distinct UTC days (what one message may claim, docs/fleet.md)."""
+    by_meter: dict[str, tuple[FleetMessage, set[int]]] = {}
     out: list[FleetMessage] = []
 
-    def current(meter: str) -> FleetMessage:
-        message = by_meter.get(meter)
-        if message is None or message.readings >= max_rows:
-            message = FleetMessage(site, meter, [], [], [])
-            by_meter[meter] = message
-            out.append(message)
-        return message
+    def current(meter: str, ts: int) -> FleetMessage:
+        day = ts // DAY
+        entry = by_meter.get(meter)
+        if (
+            entry is None
+            or entry[0].readings >= max_rows
+            or (day not in entry[1] and len(entry[1]) >= max_days)
+        ):
+            entry = FleetMessage(site, meter, [], [], []), set()
+            by_meter[meter] = entry
+            out.append(entry[0])
+        entry[1].add(day)
+        return entry[0]
 
     for change in changes:
         record = change.record
@@ -59,7 +77,7 @@ def messages_of(site: str, changes: list[Change], max_rows: int) -> list[FleetMe
                 record.current_r_da,
                 record.current_t_da,
             )
-            current(record.meter).instant.append(row)
+            current(record.meter, row[0]).instant.append(row)
         elif isinstance(record, CumulativeReading):
             crow: Cumulative = (
                 to_epoch(record.at),
@@ -69,7 +87,7 @@ def messages_of(site: str, changes: list[Change], max_rows: int) -> list[FleetMe
                 record.unit_code,
                 record.digits,
             )
-            current(record.meter).cumulative.append(crow)
+            current(record.meter, crow[0]).cumulative.append(crow)
         elif isinstance(record, Slot):
             srow: SlotRow = (
                 to_epoch(record.at),
@@ -82,8 +100,22 @@ def messages_of(site: str, changes: list[Change], max_rows: int) -> list[FleetMe
                 record.export_use_e4,
                 change.seq,
             )
-            current(record.meter).slots.append(srow)
+            current(record.meter, srow[0]).slots.append(srow)
     return out
+
+
+def payloads_of(message: FleetMessage, max_bytes: int = DEFAULT_LIMITS.max_bytes) -> list[bytes]:
+    """``message`` encoded, in halves (and so on) while it is larger than ``max_bytes``."""
+    payload = encode(message)
+    if len(payload) <= max_bytes or message.readings <= 1:
+        return [payload]
+    halves = [FleetMessage(message.site, message.meter, sent=message.sent) for _ in range(2)]
+    for kind in ("instant", "cumulative", "slots"):
+        rows = getattr(message, kind)
+        middle = (len(rows) + 1) // 2
+        getattr(halves[0], kind).extend(rows[:middle])
+        getattr(halves[1], kind).extend(rows[middle:])
+    return [p for half in halves if half.readings for p in payloads_of(half, max_bytes)]
 
 
 class FleetPublisher:
@@ -173,11 +205,11 @@ class FleetPublisher:
         messages = messages_of(self.site, changes, self.settings.max_rows)
         now = self.clock()
         routed = self._routed(client)
-        publishes = []
+        publishes: list[Coroutine[Any, Any, None]] = []
         for message in messages:
             message.sent = now
             topic = topic_for(self.settings.base_topic, message.site, message.meter)
-            publishes.append(routed.publish(topic, encode(message)))
+            publishes.extend(routed.publish(topic, p) for p in payloads_of(message))
         # Every PUBACK, each saying a subscription took the message; then the outbox moves on.
         await asyncio.gather(*publishes)
         last = changes[-1].seq

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from aiohttp import web
 
-from routeb.collector.live import LiveHub, LiveState
 from routeb.errors import UsageError
+from routeb.live import LiveHub, LiveState
 from routeb.storage import (
     JST,
     MeterRecord,
@@ -213,7 +213,7 @@ async def _live(
     newest session event that gives one (e.g. "cannot open the port")."""
     state = state or ctx.hub.get(meter) or LiveState(meter)
     if state.contract_amperes is None and ctx.tariff is not None:
-        state = state.updated(contract_amperes=ctx.tariff.contract_amperes)
+        state = replace(state, contract_amperes=ctx.tariff.contract_amperes)
     now = ctx.now()
     reason = None
     reference = state.last_seen or state.power_at

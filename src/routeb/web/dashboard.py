@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from routeb.collector.live import LiveHub
 from routeb.glossary import as_tables
+from routeb.live import LiveHub
 from routeb.web.api import CONTEXT_KEY, DashboardContext, add_api_routes, api_errors
 from routeb.web.auth import (
     TokenLike,

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from routeb._json import Fragment
 from routeb._json import dumps as _dumps
-from routeb.collector.live import LinkSnapshot, LiveState
+from routeb.live import LinkSnapshot, LiveState
 from routeb.storage import JST
 
 __all__ = [

@@ -12,8 +12,8 @@ from typing import Final
 
 from aiohttp import web
 
-from routeb.collector.live import LiveHub
 from routeb.export.prometheus import CONTENT_TYPE, render
+from routeb.live import LiveHub
 
 __all__ = ["DEFAULT_LISTEN", "HttpServer", "build_app", "parse_listen"]
 

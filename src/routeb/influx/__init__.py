@@ -1,0 +1,1 @@
+"""InfluxDB: the store's outbox as line protocol over HTTP (docs/influxdb.md)."""
