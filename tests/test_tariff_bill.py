@@ -333,9 +333,9 @@ def test_partial_period_prorates_base_charge_and_tiers() -> None:
     assert line(bill, "renewable_surcharge").source == "renewable_surcharge.2026"
     # floor(346.39 + 1324.31 + 566.38 − 57 + 238) = floor(2418.08) = 2418
     assert bill.total == D("2418")
-    # energy_cost: the same energy-related lines to the sen, no base charge:
-    # 1324.31 + 566.38 − 57.00 + 238.80 = 2072.49
-    assert t.energy_cost(usage) == D("2072.49")
+    # energy_cost: the same energy-related lines before rounding, no base charge:
+    # 1324.312 + 566.384 − 57.00 + 238.80 = 2072.496
+    assert t.energy_cost(usage) == D("2072.496")
 
 
 def test_today_at_two_in_the_morning_is_not_a_whole_day_of_base_charge() -> None:
@@ -486,3 +486,16 @@ def test_minimum_charge_and_discounts() -> None:
     # floor(522.58 + 1717.85 − 100 + 398 − 55 − 50) = floor(2433.43)
     assert bill.total == D("2433")
     assert bill.energy_cost == D("1717.85") - 100 + 398 - 50
+
+
+def test_period_energy_cost_is_the_whole_periods_energy_lines() -> None:
+    # A running total billed "as a whole period": the tier limits are the period's own.
+    t = tiered()
+    start, end = date(2026, 3, 15), date(2026, 4, 15)
+    bill = t.bill(daily(start, end, "250"), start, end)
+    energy = sum((ln.amount for ln in bill.lines if ln.kind != "fixed"), D(0))
+    assert t.period_energy_cost(D("250"), date(2026, 4, 1)) == energy
+    # 10 kWh so far is still all in the first tier: 10 × (29.80 − 1.23 + 3.98) = 325.50
+    assert t.period_energy_cost(D("10"), date(2026, 4, 1)) == D("325.50")
+    with pytest.raises(UsageError, match="time of use"):
+        load_tariff(EXAMPLES / "time-of-use.toml").period_energy_cost(D(1), start)

@@ -312,7 +312,8 @@ class Tariff:
         """The energy-related cost of just these half-hours, without the fixed charges.
 
         Energy charge + fuel cost adjustment + renewable surcharge (+ discounts per kWh) at
-        the rates of each half-hour's billing period, each line kept to the sen. With tiers,
+        the rates of each half-hour's billing period, unrounded (so that the costs of single
+        time-of-use half-hours add up exactly). With tiers,
         the half-hours of one billing period are billed together as the part of that period
         they cover (tier limits prorated like ``bill``), so this equals the energy lines of
         ``bill`` before their rounding to whole yen.
@@ -326,11 +327,23 @@ class Tariff:
         total = _ZERO
         for (period_start, period_end), items in groups.items():
             piece = self._piece(items, period_start, period_end)
-            total += sum(
-                (apply_rounding(ln.amount, "none") for ln in piece.lines if ln.kind != "fixed"),
-                _ZERO,
-            )
+            total += sum((ln.amount for ln in piece.lines if ln.kind != "fixed"), _ZERO)
         return total
+
+    def period_energy_cost(self, bought: Decimal, day: date) -> Decimal:
+        """The energy-related lines (unrounded) of the whole billing period holding ``day``
+        if ``bought`` kWh were its usage: tier limits of the full period, never prorated.
+
+        What a running total needs: the period's cost so far "as a whole period", so the
+        increments of a growing total add up to the bill's energy lines (routeb.ha.cost).
+        Tiered plans only: time-of-use prices need the half-hours (``energy_cost``).
+        """
+        if not self.tiers:
+            raise UsageError(f"{self.name!r} prices by time of use: use energy_cost()")
+        start, end = self.billing_period(day)
+        slots = (end - start).days * SLOTS_PER_DAY
+        piece = self._piece_of(bought, _ZERO, 0, slots, (), start, end)
+        return sum((ln.amount for ln in piece.lines if ln.kind != "fixed"), _ZERO)
 
     # -- the arithmetic of one part of one billing period ---------------------------------
 
