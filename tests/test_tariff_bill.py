@@ -492,9 +492,10 @@ def test_period_energy_cost_is_the_whole_periods_energy_lines() -> None:
     # A running total billed "as a whole period": the tier limits are the period's own.
     t = tiered()
     start, end = date(2026, 3, 15), date(2026, 4, 15)
-    bill = t.bill(daily(start, end, "250"), start, end)
-    energy = sum((ln.amount for ln in bill.lines if ln.kind != "fixed"), D(0))
-    assert t.period_energy_cost(D("250"), date(2026, 4, 1)) == energy
+    # = energy_cost of the whole period's half-hours: 120 × 29.80 + 130 × 36.40 + 250 × (−1.23
+    # + 3.98) = 3576 + 4732 + 687.50 = 8995.50 (before the bill's rounding)
+    assert t.energy_cost(daily(start, end, "250")) == D("8995.50")
+    assert t.period_energy_cost(D("250"), date(2026, 4, 1)) == D("8995.50")
     # 10 kWh so far is still all in the first tier: 10 × (29.80 − 1.23 + 3.98) = 325.50
     assert t.period_energy_cost(D("10"), date(2026, 4, 1)) == D("325.50")
     with pytest.raises(UsageError, match="time of use"):
