@@ -32,7 +32,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict src
 
 unit: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=20 --durations-min=1.0
 
 fuzz: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow --timeout=3600

@@ -112,7 +112,7 @@ async def shoot(out: Path, only: set[str] | None, quick: bool) -> list[Path]:
                     online=False,
                     power_w=None,
                     link=LinkSnapshot(state="latched"),
-                    reason="SKJOIN: EVENT 24 (PANA authentication failed): check the password",
+                    down_detail="SKJOIN: EVENT 24 (PANA authentication failed): check the password",
                 ),
             }
             for name, state in troubles.items():

@@ -1,17 +1,61 @@
-"""Shared fixtures: real servers on loopback."""
+"""Shared fixtures: real servers on loopback; a temporary HOME; nothing written outside temp.
+
+The whole run gets a HOME (and XDG directories) of its own, so neither routeb nor a server it
+starts can touch the real home, and the ``ROUTEB_*`` configuration variables of the user's
+shell are dropped (the suite's own settings, ``ROUTEB_REQUIRE_*`` and ``ROUTEB_TEST_*``,
+stay). An audit hook (PEP 578) sees every file this process opens for writing, every
+directory it makes and every SQLite database it opens; anything outside the temporary
+directories fails the test that did it
+(``tests/write_guard.py``). The one declared output is the screenshots directory of the browser
+tests (``artifacts/``, or ``ROUTEB_TEST_ARTIFACTS``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from routeb.config import environment_variables
+from tests import write_guard
 from tests.servers.homeassistant import HomeAssistant, ha_venv
 from tests.servers.mosquitto import Broker
 from tests.servers.postgres import Postgres
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test module is imported: a temporary HOME, then the write guard."""
+    real_pyenv = Path.home() / ".pyenv"
+    if real_pyenv.is_dir():
+        os.environ.setdefault("PYENV_ROOT", str(real_pyenv))  # scripts/ha-venv.sh finds 3.13
+    home = Path(tempfile.mkdtemp(prefix="routeb-test-home-"))
+    os.environ["HOME"] = str(home)
+    for name, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        os.environ[name] = str(home / sub)
+    for name in environment_variables() & set(os.environ):
+        del os.environ[name]  # the suite's own settings (ROUTEB_REQUIRE_*, ROUTEB_TEST_*) stay
+    artifacts = Path(os.environ.get("ROUTEB_TEST_ARTIFACTS", "artifacts"))
+    write_guard.install(Path(config.rootpath), artifacts)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_written_outside_temp() -> Iterator[None]:
+    """Fail the test that wrote outside the temporary directories (names the path)."""
+    write_guard.take_violations()
+    yield
+    found = write_guard.take_violations()
+    if found:
+        pytest.fail("written outside the temporary directories:\n" + "\n".join(found))
 
 
 @pytest.fixture

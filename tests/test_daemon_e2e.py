@@ -25,7 +25,7 @@ from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, Emulator
 from routeb.emulator.clock import floor_slot
 from routeb.emulator.module import ModuleFaults
 from routeb.emulator.profile import MeterProfile
-from routeb.storage import SqliteStore, check, jst_to_utc, utc_to_jst
+from routeb.storage import SchemaVersionError, SqliteStore, check, jst_to_utc, utc_to_jst
 from tests.servers.mosquitto import free_port
 
 METER = "house"
@@ -71,7 +71,13 @@ def _start(config: Path) -> subprocess.Popen[bytes]:
 def _slots(db: Path) -> dict[datetime, int | None]:
     if not db.exists():
         return {}
-    with SqliteStore(db, read_only=True) as store:
+    try:
+        opened = SqliteStore(db, read_only=True)
+    except SchemaVersionError as exc:
+        if exc.found == 0:
+            return {}  # the daemon has created the file and is applying its migrations now
+        raise
+    with opened as store:
         start = datetime(2000, 1, 1).astimezone()
         end = datetime(2100, 1, 1).astimezone()
         return {utc_to_jst(s.at): s.import_raw for s in store.slots(METER, start, end)}

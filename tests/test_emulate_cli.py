@@ -18,7 +18,7 @@ from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, Emulator
 from routeb.serialio.port import open_serial
 from routeb.skstack import commands
 from routeb.skstack.events import ModuleEvent, OkLine
-from routeb.skstack.module_side import ll64_address
+from routeb.skstack.module_output import ll64_address
 from routeb.skstack.parser import OutputParser
 
 PASSWORD = "SECRETPASS12"

@@ -26,9 +26,16 @@ def read_with_momonga(path: str) -> tuple[int | None, float, list[float | None]]
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("dialect", [Dialect.BP35A1, Dialect.BP35C2])
-async def test_momonga_reads_the_emulators_true_values(dialect: Dialect) -> None:
-    emulator = Emulator(EmulatorOptions(dialect=dialect, time_scale=0.01))
+@pytest.mark.parametrize(
+    ("dialect", "chunk"),
+    [
+        (Dialect.BP35A1, None),
+        (Dialect.BP35C2, None),
+        (Dialect.BP35C2, 5),  # an adapter whose bursts reach the host 5 bytes at a time
+    ],
+)
+async def test_momonga_reads_the_emulators_true_values(dialect: Dialect, chunk: int | None) -> None:
+    emulator = Emulator(EmulatorOptions(dialect=dialect, time_scale=0.01, uart_chunk=chunk))
     ready = await emulator.start()
     try:
         power, energy, history = await asyncio.to_thread(read_with_momonga, ready["serial"])

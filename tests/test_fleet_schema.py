@@ -312,3 +312,9 @@ def test_the_column_check_agrees_with_the_row_check(rows: list[object]) -> None:
     else:
         with pytest.raises(MessageError, match=r"^i\["):
             decode(_payload(i=rows), everything, now=NOW)
+
+
+def test_a_time_stamp_before_the_epoch_is_refused_however_wide_the_window() -> None:
+    wide = MessageLimits(max_age_days=NOW // DAY + 30, max_ahead_hours=1, max_days=10)
+    with pytest.raises(MessageError, match=r"^i\[0\]: time stamp -1 is outside"):
+        decode(_payload(i=[[-1, None, None, None]]), wide, now=NOW)

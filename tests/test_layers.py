@@ -16,6 +16,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "_json": {"*"},
     "echonet": {
         "skstack",
+        "j11",
         "serialio",
         "driver",
         "transport",
@@ -30,6 +31,23 @@ FORBIDDEN: dict[str, set[str]] = {
     },
     "skstack": {
         "echonet",
+        "j11",
+        "serialio",
+        "driver",
+        "transport",
+        "meter",
+        "collector",
+        "storage",
+        "export",
+        "web",
+        "bridge",
+        "emulator",
+        "cli",
+    },
+    # The J11 codec (j11.md) sits beside skstack: sans-IO, and it shares nothing with it.
+    "j11": {
+        "echonet",
+        "skstack",
         "serialio",
         "driver",
         "transport",
@@ -99,9 +117,27 @@ FORBIDDEN: dict[str, set[str]] = {
     # The sinks that read the store: never the meter side.
     "ha": {"cli", "driver", "transport", "serialio", "collector", "meter", "web", "bridge"},
     "influx": {"cli", "driver", "transport", "serialio", "collector", "meter", "web", "bridge"},
+    # Running under a service manager: the notify client and a watchdog over health checks.
+    "service": {
+        "cli",
+        "driver",
+        "transport",
+        "serialio",
+        "skstack",
+        "echonet",
+        "meter",
+        "collector",
+        "web",
+        "bridge",
+        "emulator",
+        "fleet",
+        "export",
+        "ha",
+        "influx",
+    },
 }
 # sans-IO packages: no IO, clock, randomness or logging (architecture.md, L1).
-SANS_IO = {"echonet", "skstack"}
+SANS_IO = {"echonet", "skstack", "j11"}
 SANS_IO_FORBIDDEN_MODULES = {
     "asyncio",
     "socket",

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from routeb._redact import Secret
 from routeb.errors import SkstackProtocolError
 from routeb.skstack import commands
-from routeb.skstack import module_side as out
+from routeb.skstack import module_output as out
 from routeb.skstack.erxudp import HEADER_LIMIT, format_erxudp, parse_erxudp_line
 from routeb.skstack.events import Dialect, ModuleOutput, OkLine, UdpReceived, UnknownLine
-from routeb.skstack.module_side import (
+from routeb.skstack.module_commands import (
     MAX_LINE,
     SENDTO_HEADER_LIMIT,
     BadCommand,

@@ -11,7 +11,7 @@ from momonga.momonga_response import SkInfoResponse, SkScanResponse
 from routeb._redact import Secret
 from routeb.errors import SkstackProtocolError, UsageError
 from routeb.skstack import commands
-from routeb.skstack import module_side as out
+from routeb.skstack import module_output as out
 from routeb.skstack.erxudp import format_erxudp, parse_erxudp_line
 from routeb.skstack.events import (
     Dialect,
@@ -28,7 +28,7 @@ from routeb.skstack.events import (
     UnknownLine,
     VersionLine,
 )
-from routeb.skstack.module_side import (
+from routeb.skstack.module_commands import (
     AddNeighbourCommand,
     BadCommand,
     BareCommand,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from routeb._redact import Secret
 from routeb.skstack import commands
-from routeb.skstack import module_side as out
+from routeb.skstack import module_output as out
 from routeb.skstack.erxudp import format_erxudp, parse_erxudp_line
 from routeb.skstack.events import (
     Dialect,
@@ -27,7 +27,7 @@ from routeb.skstack.events import (
     UdpReceived,
     VersionLine,
 )
-from routeb.skstack.module_side import (
+from routeb.skstack.module_commands import (
     AddNeighbourCommand,
     BareCommand,
     CommandParser,

@@ -592,7 +592,7 @@ async def test_live_state_has_one_status_and_a_reason(dash: Running) -> None:
             NOW - timedelta(minutes=5),
             online=False,
             link=LinkSnapshot(state="latched"),
-            reason="authentication failed: check the B-route password",
+            down_detail="authentication failed: check the B-route password",
         )
     )
     _, body = await _get(dash, "/api/v1/latest")

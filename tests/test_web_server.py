@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from routeb.errors import ConfigError
 from routeb.live import LiveHub, LiveState
 from routeb.web.server import HttpServer, build_app, parse_listen
 
@@ -35,6 +36,6 @@ def test_parse_listen() -> None:
     assert parse_listen("[::1]:9000") == ("::1", 9000)
     assert parse_listen(":80") == ("127.0.0.1", 80)
     assert parse_listen("127.0.0.1:0") == ("127.0.0.1", 0)
-    for bad in ("localhost", "host:x", "h:70000"):
-        with pytest.raises(ValueError, match=r"."):
+    for bad in ("localhost", "host:x", "h:70000", "::1:80", "bad host:80"):
+        with pytest.raises(ConfigError, match=r"http.listen: "):
             parse_listen(bad)

@@ -322,7 +322,7 @@ async def test_one_state_while_reconnecting_and_after_the_server_is_gone(
                 online=False,
                 power_w=None,
                 link=LinkSnapshot(state="latched"),
-                reason="EVENT 24: PANA authentication failed",
+                down_detail="EVENT 24: PANA authentication failed",
             )
         )
         await expect(page.locator("#status-reason")).to_have_text(

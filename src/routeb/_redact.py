@@ -1,4 +1,4 @@
-"""Secrets and redaction: the B-route ID and password never reach a log, repr or message.
+"""Secrets and redaction: the B-route ID, password and tokens never reach a log, repr or message.
 
 ``Secret`` wraps a credential so that ``str``/``repr``/``format`` print a mask; code that really
 needs the value calls ``reveal()`` (only the SKSTACK command builder does). ``redact_line``
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["MASK", "Secret", "redact_identifiers", "redact_line"]
+__all__ = ["MASK", "Secret", "redact_identifiers", "redact_line", "redact_secrets"]
 
 MASK: Final = "********"
 
@@ -21,11 +21,24 @@ _SECRET_COMMANDS: Final = re.compile(
 _SECRET_COMMANDS_TEXT: Final = re.compile(
     r"(SKSETPWD\s+[0-9A-Fa-f]{1,2}\s+|SKSETRBID\s+)(\S+)", re.IGNORECASE
 )
-# §D.1/§D.4: 16-hex MACs, 39-char IPv6 addresses, `PairID:xxxxxxxx` lines.
+# §D.1/§D.4: 16-hex MACs, 39-char IPv6 addresses, `PairID:xxxxxxxx` lines. The pairing ID is
+# the last 8 characters of the B-route ID, which may be any ASCII letters and digits
+# (config.validate_rbid), so the mask takes those too, not only hex.
 _IDENTIFIERS: Final = re.compile(
     r"(?P<ipv6>\b[0-9A-Fa-f]{4}(?::[0-9A-Fa-f]{4}){7}\b)"
-    r"|(?P<pair>PairID:\s*)[0-9A-Fa-f]{8}"
-    r"|(?P<mac>\b[0-9A-Fa-f]{16}\b)"
+    r"|(?P<pair>Pair\s*ID:\s*)[0-9A-Za-z]{1,8}"
+    r"|(?P<mac>\b[0-9A-Fa-f]{16}\b)",
+    re.IGNORECASE,
+)
+# HTTP credentials as they appear in a library's error text (aiohttp quotes a bad header):
+# `Authorization: Bearer <token>`, a bare `Bearer <token>`, the login cookie and form field.
+_HTTP_CREDENTIALS: Final = re.compile(
+    r"(?P<keep>(?:authorization\s*[:=]\s*(?:bearer|basic|token)?\s*)"
+    r"|(?:\bbearer\s+)"
+    r"|(?:routeb_session\s*=\s*)"
+    r"|(?:\btoken\s*=\s*))"
+    r"(?P<value>[^\s'\",;&]+)",
+    re.IGNORECASE,
 )
 
 
@@ -85,3 +98,8 @@ def _mask_identifier(match: re.Match[str]) -> str:
 def redact_identifiers(text: str) -> str:
     """Mask MAC addresses, IPv6 addresses and pairing IDs (used unless the user asks for them)."""
     return _IDENTIFIERS.sub(_mask_identifier, text)
+
+
+def redact_secrets(text: str) -> str:
+    """``redact_line`` plus HTTP credentials (Authorization headers, tokens, session cookies)."""
+    return _HTTP_CREDENTIALS.sub(lambda m: m.group("keep") + MASK, redact_line(text))

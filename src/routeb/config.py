@@ -1,20 +1,32 @@
-"""Configuration: a TOML file, environment overrides, validation that names the key.
+"""Configuration: a TOML file, environment overrides, validation that names the file, line and key.
 
-Every key is documented in docs/configuration.md. The password and the B-route ID are
-``Secret`` values that never print. Precedence: command-line flags > environment
-(``ROUTEB_ID``, ``ROUTEB_PASSWORD``, ``ROUTEB_DEVICE``, …) > the file > defaults.
+Each section is a frozen dataclass whose fields *are* its keys: every field is declared with
+``key(…)``, which carries the key's converter (type, minimum, choices), environment variable
+and help text. One generic reader (``_read_section``) turns any section — a ``[table]`` or a
+list of ``[[tables]]`` — into its dataclass, so a new section or key is one declaration, and
+the reference tables of docs/configuration.md are made from the same declarations
+(``reference_markdown``; a test keeps the page equal to it).
+
+The password and the B-route ID are ``Secret`` values that never print. Precedence:
+command-line flags > environment (``ROUTEB_ID``, ``ROUTEB_PASSWORD``, ``ROUTEB_DEVICE``, …) >
+the file > defaults.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import ipaddress
 import logging
+import math
 import os
+import re
 import stat
 import tomllib
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import platformdirs
 
@@ -22,8 +34,11 @@ from routeb._redact import Secret
 from routeb.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_LISTEN",
     "DIALECTS",
+    "BridgeConfig",
     "Config",
+    "FleetConfig",
     "HomeAssistantConfig",
     "HttpConfig",
     "InfluxConfig",
@@ -33,14 +48,23 @@ __all__ = [
     "StorageConfig",
     "TariffConfig",
     "default_config_path",
+    "default_db_path",
     "default_state_dir",
+    "environment_variables",
+    "key",
     "load_config",
+    "parse_document",
+    "parse_listen",
+    "reference_markdown",
+    "section",
     "validate_password",
     "validate_rbid",
+    "validate_token",
     "with_overrides",
 ]
 
 _LOG = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # protocol.md §D.1: SKSETRBID takes exactly 32 ASCII characters; the B-route password is 12.
 RBID_LENGTH: Final = 32
@@ -58,6 +82,10 @@ MIN_AIF_TIMER1: Final = 1.0
 ENV_PREFIX: Final = "ROUTEB_"
 DEFAULT_RETENTION_DAYS: Final = 31
 DEFAULT_LISTEN: Final = "127.0.0.1:8610"
+# An access token must be hard to guess: at least 16 characters and 64 bits by the Shannon
+# entropy of its own characters (``secrets.token_urlsafe(24)`` has ~150; "aaaa…" has 0).
+MIN_TOKEN_LENGTH: Final = 16
+MIN_TOKEN_BITS: Final = 64.0
 
 
 def default_config_path() -> Path:
@@ -75,8 +103,11 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("routeb")) / "routeb.sqlite3"
 
 
+# --- values --------------------------------------------------------------------------------
+
+
 def validate_rbid(value: str, key: str = "meter.id") -> Secret:
-    """A B-route ID: exactly 32 printable ASCII characters, no spaces."""
+    """A B-route ID: exactly 32 ASCII letters and digits."""
     text = value.strip()
     if len(text) != RBID_LENGTH or not text.isascii() or not text.isalnum():
         raise ConfigError(
@@ -93,285 +124,875 @@ def validate_password(value: str, key: str = "meter.password") -> Secret:
     if len(text) != PASSWORD_LENGTH or not text.isascii() or not text.isprintable():
         raise ConfigError(
             key,
-            f"the B-route password must be exactly {PASSWORD_LENGTH} characters (got {len(text)})",
+            f"the B-route password must be exactly {PASSWORD_LENGTH} printable ASCII "
+            f"characters (got {len(text)})",
         )
     return Secret(text)
+
+
+def token_bits(text: str) -> float:
+    """Shannon entropy of ``text``'s own characters × its length (a weak-token measure)."""
+    if not text:
+        return 0.0
+    counts = [text.count(c) for c in set(text)]
+    per_char = -sum(n / len(text) * math.log2(n / len(text)) for n in counts)
+    return per_char * len(text)
+
+
+def validate_token(value: str, key: str = "http.token") -> Secret:
+    """A dashboard access token: ≥ 16 characters, no spaces, and not guessable ("aaaa…")."""
+    text = value.strip()
+    if len(text) < MIN_TOKEN_LENGTH or not text.isprintable() or " " in text:
+        raise ConfigError(
+            key, f"must be at least {MIN_TOKEN_LENGTH} printable characters without spaces"
+        )
+    if token_bits(text) < MIN_TOKEN_BITS:
+        raise ConfigError(
+            key,
+            "is too easy to guess (repeated or too few distinct characters): generate one with "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(24))'`",
+        )
+    return Secret(text)
+
+
+def parse_listen(text: str, key: str = "http.listen") -> tuple[str, int]:
+    """HOST:PORT (IPv6 as [::1]:8610; port 0 = any free port) → (host, port); else ConfigError."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or (host.count(":") and not host.startswith("[")):
+        raise ConfigError(key, f"expected HOST:PORT such as 127.0.0.1:8610, got {text!r}")
+    number = int(port)
+    if number > 65535:
+        raise ConfigError(key, f"port {number} is out of range (0..65535) in {text!r}")
+    host = host.strip("[]") or "127.0.0.1"
+    if not _is_host(host):
+        raise ConfigError(key, f"{host!r} is not an IP address or host name in {text!r}")
+    return host, number
+
+
+_HOST_NAME: Final = re.compile(
+    r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
+)
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(_HOST_NAME.match(host))
+    return True
+
+
+# --- converters: one per kind of value; each raises ValueError with what is wrong ----------
+
+
+class Converter:
+    """Turns a TOML value (or an environment string) into the field's value."""
+
+    kind = "value"
+
+    def __call__(self, value: object) -> object:
+        return value
+
+    def from_env(self, text: str) -> object:
+        return self(text)
+
+
+class Text(Converter):
+    kind = "string"
+
+    def __init__(self, check: Callable[[str], str | None] | None = None) -> None:
+        self.check = check
+
+    def __call__(self, value: object) -> object:
+        if not isinstance(value, str):
+            raise TypeError("must be a string")
+        if self.check is not None:
+            problem = self.check(value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+
+class Choice(Converter):
+    def __init__(self, *choices: str) -> None:
+        self.choices = choices
+        self.kind = " \\| ".join(f"`{c}`" for c in choices)
+
+    def __call__(self, value: object) -> object:
+        text = value.lower() if isinstance(value, str) else value
+        if text not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}")
+        return text
+
+
+class Number(Converter):
+    def __init__(self, minimum: float, *, polite: bool = False) -> None:
+        self.minimum = minimum
+        self.polite = polite
+        self.kind = f"seconds ≥ {minimum:g}"
+
+    def __call__(self, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise ValueError("must be a number of seconds")
+        if value < self.minimum:
+            why = " (be polite to the meter)" if self.polite else ""
+            raise ValueError(f"must be at least {self.minimum:g}{why}")
+        if math.isinf(value):
+            raise ValueError("must be a finite number of seconds")
+        return float(value)
+
+    def from_env(self, text: str) -> object:
+        try:
+            return self(float(text))
+        except ValueError:
+            raise ValueError("must be a number of seconds") from None
+
+
+class Whole(Converter):
+    def __init__(self, minimum: int, maximum: int | None = None, unit: str = "") -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+        self.unit = unit
+        span = f"{minimum}..{maximum}" if maximum is not None else f"≥ {minimum}"
+        self.kind = f"integer {span}"
+
+    def __call__(self, value: object) -> object:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < self.minimum
+            or (self.maximum is not None and value > self.maximum)
+        ):
+            span = (
+                f"{self.minimum}..{self.maximum}"
+                if self.maximum is not None
+                else f"at least {self.minimum}"
+            )
+            raise ValueError(f"must be a whole number{self.unit}, {span}")
+        return value
+
+    def from_env(self, text: str) -> object:
+        return self(int(text) if text.strip().lstrip("-").isdigit() else text)
+
+
+class Flag(Converter):
+    kind = "`true` \\| `false`"
+
+    def __call__(self, value: object) -> object:
+        if not isinstance(value, bool):
+            raise TypeError("must be true or false")
+        return value
+
+    def from_env(self, text: str) -> object:
+        lowered = text.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError("must be true or false")
+
+
+class FilePath(Converter):
+    kind = "path"
+
+    def __init__(self, *, must_exist: str | None = None) -> None:
+        self.must_exist = must_exist  # the message when the file is missing
+
+    def __call__(self, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("must be a path (a non-empty string)")
+        path = Path(value).expanduser()
+        if self.must_exist is not None and not path.is_file():
+            raise ValueError(f"{self.must_exist} at {path}")
+        return path
+
+
+class SecretText(Converter):
+    """A credential: validated, then wrapped so that it never prints."""
+
+    kind = "string (secret)"
+
+    def __init__(self, validate: Callable[[str, str], Secret] | None = None) -> None:
+        self.validate = validate
+
+    def __call__(self, value: object) -> object:
+        if not isinstance(value, str):
+            raise TypeError("must be a string")
+        if self.validate is None:
+            return Secret(value) if value else None
+        try:
+            return self.validate(value, "")
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix(": ")) from None
+
+
+class Strings(Converter):
+    kind = "list of strings"
+
+    def __call__(self, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be a list of strings")
+        return tuple(v.strip() for v in value)
+
+
+class ScanDurations(Converter):
+    kind = f"list of integers 1..{_MAX_SCAN_DURATION}"
+
+    def __call__(self, value: object) -> object:
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(
+                isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= _MAX_SCAN_DURATION
+                for d in value
+            )
+        ):
+            raise ValueError(f"must be a list of integers 1..{_MAX_SCAN_DURATION}")
+        return tuple(value)
+
+
+class SecondsTable(Converter):
+    """A sub-table of NAME = seconds (``[bridge.fresh]``)."""
+
+    kind = "table of EPC = seconds"
+
+    def __call__(self, value: object) -> object:
+        if not isinstance(value, dict):
+            raise TypeError("must be a table of NAME = seconds")
+        out: list[tuple[str, float]] = []
+        for name, seconds in value.items():
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                raise _SubKeyError(name, "must be a number of seconds, at least 0")
+            out.append((str(name), float(seconds)))
+        return tuple(out)
+
+
+class _SubKeyError(ValueError):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def _mqtt_url(value: str) -> str | None:
+    return (
+        None if value.startswith(("mqtt://", "mqtts://")) else "must start with mqtt:// or mqtts://"
+    )
+
+
+def _plain_topic(value: str) -> str | None:
+    if not value or any(c in value for c in "#+") or value.startswith("/"):
+        return "must be a plain topic (no #, +, leading /)"
+    return None
+
+
+def _site(value: str) -> str | None:
+    return "must not contain #, + or /" if any(c in value for c in "#+/") else None
+
+
+def _listen(value: str) -> str | None:
+    try:
+        parse_listen(value, "")
+    except ConfigError as exc:
+        return str(exc).removeprefix(": ")
+    return None
+
+
+def _listen_or_empty(value: str) -> str | None:
+    return None if value == "" else _ip_or_empty(value)
+
+
+def _ip_or_empty(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value.split("%", maxsplit=1)[0])
+    except ValueError:
+        return f"{value!r} is not an IP address"
+    return None
+
+
+# --- declarations ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """What one key is: its converter, environment variable and help (docs/configuration.md)."""
+
+    convert: Converter
+    help: str
+    env: str | None = None
+    enabled_by_env: str | None = None  # a flag that defaults to true when this variable is set
+    default_text: str | None = None  # how the default reads in the docs
+    enabled_by: str | None = None  # a flag that defaults to true when this sibling key is set
+
+
+_SETTING: Final = "routeb.setting"
+_SECTION: Final = "routeb.section"
+
+
+def key(
+    default: Any = None,
+    *,
+    convert: Converter,
+    help: str,
+    env: str | None = None,
+    factory: Callable[[], Any] | None = None,
+    enabled_by_env: str | None = None,
+    default_text: str | None = None,
+    enabled_by: str | None = None,
+) -> Any:
+    """A dataclass field that is also a config key (its name is the key)."""
+    meta = {_SETTING: Setting(convert, help, env, enabled_by_env, default_text, enabled_by)}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A top-level table: ``[name]`` once, or ``[[name]]`` repeated when ``many``."""
+
+    table: type[Any]  # the dataclass each table becomes
+    help: str
+    many: bool = False
+
+
+def section(table: type[Any], help: str, *, many: bool = False) -> Any:
+    """A field of :class:`Config` that is one section of the file (a tuple when ``many``)."""
+    meta = {_SECTION: Section(table, help, many)}
+    if many:
+        return field(default=(), metadata=meta)
+    return field(default_factory=table, metadata=meta)
 
 
 @dataclass(frozen=True, slots=True)
 class MeterConfig:
     """[meter]: which meter, through which device, with which credentials."""
 
-    id: Secret | None = None
-    password: Secret | None = None
-    device: str | None = None
-    dialect: str = "auto"
-    scan_durations: tuple[int, ...] = DEFAULT_SCAN_DURATIONS
-    state_dir: Path = field(default_factory=default_state_dir)
+    id: Secret | None = key(
+        convert=SecretText(validate_rbid),
+        env="ROUTEB_ID",
+        help="B-route ID (認証ID): exactly 32 letters and digits, from your grid operator",
+    )
+    password: Secret | None = key(
+        convert=SecretText(validate_password),
+        env="ROUTEB_PASSWORD",
+        help="B-route password: exactly 12 characters",
+    )
+    device: str | None = key(
+        convert=Text(),
+        env="ROUTEB_DEVICE",
+        help="the Wi-SUN module: `/dev/ttyUSB0`, `/dev/serial/by-id/…`, `socket://host:port`, "
+        "`rfc2217://host:port`; or a meter on the LAN: `udp://192.0.2.10`",
+    )
+    dialect: str = key(
+        "auto",
+        convert=Choice(*DIALECTS),
+        env="ROUTEB_DIALECT",
+        help="`bp35a1` (also RL7023 Stick-D/IPS), `bp35c2` (BP35C0/C2, RS-WSUHA-P, "
+        "RL7023 Stick-D/DSS), `rl7023`; `auto` detects it",
+    )
+    scan_durations: tuple[int, ...] = key(
+        DEFAULT_SCAN_DURATIONS,
+        convert=ScanDurations(),
+        help="active-scan duration exponents tried in turn (6 ≈ 17.5 s over all channels)",
+    )
+    state_dir: Path = key(
+        convert=FilePath(),
+        env="ROUTEB_STATE_DIR",
+        factory=default_state_dir,
+        default_text="platform state dir (`~/.local/state/routeb`)",
+        help="scan cache, module facts, the wrong-credentials latch (`--state-dir` overrides)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class PollingConfig:
     """[polling]: schedules and request pacing."""
 
-    instantaneous_interval: float = 10.0
-    energy_interval: float = 60.0
-    clock_interval: float = 3600.0
-    min_gap: float = 1.0
-    timer1: float = 20.0
-    timer2: float = 60.0
-    retries: int = 2
+    instantaneous_interval: float = key(
+        10.0,
+        convert=Number(MIN_INSTANT_INTERVAL, polite=True),
+        help="seconds between E7+E8 reads (one Get)",
+    )
+    energy_interval: float = key(
+        60.0,
+        convert=Number(MIN_ENERGY_INTERVAL, polite=True),
+        help="seconds between E0(+E3) reads",
+    )
+    clock_interval: float = key(
+        3600.0,
+        convert=Number(60.0, polite=True),
+        help="seconds between meter clock / fault status reads",
+    )
+    min_gap: float = key(
+        1.0, convert=Number(MIN_REQUEST_GAP), help="seconds between two requests to the meter"
+    )
+    timer1: float = key(
+        20.0,
+        convert=Number(MIN_AIF_TIMER1),
+        help="response wait for a one-property request (AIF Timer 1 ≥ 20 s)",
+    )
+    timer2: float = key(
+        60.0,
+        convert=Number(MIN_AIF_TIMER1),
+        help="response wait for several properties (AIF Timer 2 ≥ 60 s)",
+    )
+    retries: int = key(2, convert=Whole(0, 10), help="retransmissions of an unanswered request")
 
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     """[storage]: the SQLite database and how long raw readings are kept."""
 
-    db: Path = field(default_factory=default_db_path)
-    retention_days: int = DEFAULT_RETENTION_DAYS
+    db: Path = key(
+        convert=FilePath(),
+        env="ROUTEB_DB",
+        factory=default_db_path,
+        default_text="`~/.local/share/routeb/routeb.sqlite3`",
+        help="the SQLite database `routeb run` records into (`--db` overrides)",
+    )
+    retention_days: int = key(
+        DEFAULT_RETENTION_DAYS,
+        convert=Whole(1, unit=" of days"),
+        help="days of raw instantaneous readings kept; per-minute and 30-minute aggregates "
+        "are kept forever",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class MqttConfig:
     """[mqtt]: the optional publisher (Home Assistant discovery)."""
 
-    enabled: bool = False
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: Secret | None = None
-    base_topic: str = "routeb"
-    discovery_prefix: str = "homeassistant"
-    discovery: bool = True
-    ca_file: str | None = None
-    tls_insecure: bool = False
+    enabled: bool = key(
+        False,
+        convert=Flag(),
+        enabled_by_env="ROUTEB_MQTT_URL",
+        default_text="`false` (`true` when `ROUTEB_MQTT_URL` is set)",
+        help="publish to an MQTT broker",
+    )
+    url: str = key(
+        "mqtt://127.0.0.1:1883",
+        convert=Text(_mqtt_url),
+        env="ROUTEB_MQTT_URL",
+        help="`mqtt://host:port` or `mqtts://host:port` (TLS)",
+    )
+    username: str | None = key(convert=Text(), help="broker user")
+    password: Secret | None = key(
+        convert=SecretText(), env="ROUTEB_MQTT_PASSWORD", help="broker password (never printed)"
+    )
+    base_topic: str = key(
+        "routeb",
+        convert=Text(_plain_topic),
+        help="state under `<base>/<meter>/state`, availability under `<base>/<meter>/availability`",
+    )
+    discovery_prefix: str = key(
+        "homeassistant", convert=Text(), help="Home Assistant discovery prefix"
+    )
+    discovery: bool = key(True, convert=Flag(), help="publish Home Assistant MQTT discovery")
+    ca_file: str | None = key(
+        convert=Text(), default_text="system CAs", help="CA bundle for `mqtts://`"
+    )
+    tls_insecure: bool = key(False, convert=Flag(), help="skip certificate checks (testing only)")
 
 
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
     """[http]: the server for /metrics and the dashboard."""
 
-    listen: str = DEFAULT_LISTEN
-    token: Secret | None = None
+    listen: str = key(
+        DEFAULT_LISTEN,
+        convert=Text(_listen),
+        env="ROUTEB_LISTEN",
+        help="`HOST:PORT` of `/metrics`, `/healthz` and the dashboard (`--listen` overrides)",
+    )
+    token: Secret | None = key(
+        convert=SecretText(validate_token),
+        env="ROUTEB_TOKEN",
+        help="access token (≥ 16 characters, not guessable), required when listening beyond "
+        "loopback; `routeb init` generates one",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class TariffConfig:
     """[tariff]: the electricity plan used for costs (docs/tariffs.md)."""
 
-    file: Path | None = None
-
-
-_SECTIONS: Final = frozenset(
-    {
-        "meter",
-        "polling",
-        "storage",
-        "mqtt",
-        "http",
-        "tariff",
-        "fleet",
-        "bridge",
-        "homeassistant",
-        "influxdb",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class HomeAssistantConfig:
-    """[homeassistant]: long-term statistics import (docs/homeassistant.md)."""
-
-    enabled: bool = False
-    url: str = ""
-    token: Secret | None = None
-    cost: bool = True
-    interval: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class InfluxConfig:
-    """[influxdb]: the InfluxDB line-protocol sink (docs/influxdb.md)."""
-
-    enabled: bool = False
-    url: str = ""
-    version: int = 2
-    token: Secret | None = None
-    org: str = ""
-    bucket: str = "routeb"
-    database: str = "routeb"
-    username: str | None = None
-    password: Secret | None = None
-    measurement: str = "routeb"
-    interval: float = 10.0
-    batch: int = 5000
-    backlog_days: int = 31
+    file: Path | None = key(
+        convert=FilePath(must_exist="no tariff file"),
+        help="a tariff TOML file (docs/tariffs.md)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class BridgeConfig:
     """[bridge]: `routeb bridge` (docs/bridge.md); its flags override these."""
 
-    listen: str = ""
-    interface: str | None = None
-    allow_from: tuple[str, ...] = ()
-    allow_set: tuple[str, ...] = ()
-    fresh: tuple[tuple[str, float], ...] = ()
-    deadline: float = 5.0
-    status_interval: float = 60.0
+    listen: str = key(
+        "",
+        convert=Text(_listen_or_empty),
+        default_text="all interfaces",
+        help="address to answer on (IPv6 literals allowed)",
+    )
+    interface: str | None = key(
+        convert=Text(), help="interface for multicast (IPv4: its address; IPv6: its name)"
+    )
+    allow_from: tuple[str, ...] = key(
+        (),
+        convert=Strings(),
+        default_text="everyone",
+        help="networks answered, e.g. `192.168.1.0/24`",
+    )
+    allow_set: tuple[str, ...] = key(
+        (),
+        convert=Strings(),
+        default_text="none",
+        help='EPCs (hex) LAN clients may set, e.g. `["E5", "ED"]`',
+    )
+    fresh: tuple[tuple[str, float], ...] = key(
+        (),
+        convert=SecondsTable(),
+        default_text="per property",
+        help="`[bridge.fresh]`: how long a property stays fresh in the cache, e.g. `E7 = 1`",
+    )
+    deadline: float = key(
+        5.0, convert=Number(0.1), help="seconds a LAN request waits for the radio before Get_SNA"
+    )
+    status_interval: float = key(
+        60.0, convert=Number(0.0), help="seconds between status lines on stderr (0: none)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class FleetConfig:
     """[fleet]: the fleet stream to a central broker (docs/fleet.md)."""
 
-    enabled: bool = False
-    url: str = "mqtt://127.0.0.1:1883"
-    site: str = ""
-    username: str | None = None
-    password: Secret | None = None
-    base_topic: str = "routeb-fleet"  # routeb.fleet.schema.DEFAULT_BASE_TOPIC
-    client_id: str | None = None
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    tls_insecure: bool = False
-    interval: float = 5.0
-    max_rows: int = 2000
-    max_inflight: int = 100
+    enabled: bool = key(
+        False,
+        convert=Flag(),
+        enabled_by_env="ROUTEB_FLEET_URL",
+        default_text="`false` (`true` when `ROUTEB_FLEET_URL` is set)",
+        help="`routeb run` publishes its SQLite outbox to the fleet stream",
+    )
+    url: str = key(
+        "mqtt://127.0.0.1:1883",
+        convert=Text(_mqtt_url),
+        env="ROUTEB_FLEET_URL",
+        help="`mqtts://host:8883` for TLS",
+    )
+    site: str = key(
+        "",
+        convert=Text(_site),
+        env="ROUTEB_FLEET_SITE",
+        default_text="the meter key",
+        help="the site identity in topics and the fleet database (no `#`, `+`, `/`)",
+    )
+    username: str | None = key(convert=Text(), help="per-site broker user")
+    password: Secret | None = key(
+        convert=SecretText(),
+        env="ROUTEB_FLEET_PASSWORD",
+        help="per-site broker password (never printed)",
+    )
+    base_topic: str = key(
+        "routeb-fleet",  # routeb.fleet.schema.DEFAULT_BASE_TOPIC
+        convert=Text(_plain_topic),
+        help="messages go to `<base>/v1/<site>/<meter>`",
+    )
+    client_id: str | None = key(
+        convert=Text(),
+        default_text="`routeb-fleet-<site>`",
+        help="keep it stable: the broker keeps the persistent session under it",
+    )
+    ca_file: str | None = key(convert=Text(), default_text="system CAs", help="TLS: CA bundle")
+    cert_file: str | None = key(convert=Text(), help="TLS: client certificate")
+    key_file: str | None = key(convert=Text(), help="TLS: client key")
+    tls_insecure: bool = key(False, convert=Flag(), help="skip certificate checks (testing only)")
+    interval: float = key(5.0, convert=Number(0.5), help="seconds between outbox polls")
+    max_rows: int = key(2000, convert=Whole(1), help="readings per message")
+    max_inflight: int = key(100, convert=Whole(1), help="QoS 1 messages awaiting PUBACK")
+
+
+def _measurement(value: str) -> str | None:
+    if not value or any(c in value for c in ", =\\\n") or value.startswith("_"):
+        return "must be a plain name (no spaces, commas, =)"
+    return None
+
+
+class Versions(Converter):
+    """An integer protocol version out of a few."""
+
+    def __init__(self, *versions: int, meaning: str) -> None:
+        self.versions = versions
+        self.meaning = meaning
+        self.kind = " \\| ".join(f"`{v}`" for v in versions)
+
+    def __call__(self, value: object) -> object:
+        if isinstance(value, bool) or value not in self.versions:
+            raise ValueError(f"must be {self.meaning}")
+        return value
+
+    def from_env(self, text: str) -> object:
+        return self(int(text) if text.strip().isdigit() else text)
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAssistantConfig:
+    """[homeassistant]: long-term statistics import (docs/homeassistant.md)."""
+
+    enabled: bool = key(
+        False,
+        convert=Flag(),
+        enabled_by="url",
+        default_text="`true` when `url` is set",
+        help="`routeb run` imports after every backfill and every completed hour",
+    )
+    url: str = key(
+        "",
+        convert=Text(),
+        env="ROUTEB_HA_URL",
+        help="`http://homeassistant.local:8123` (https works too)",
+    )
+    token: Secret | None = key(
+        convert=SecretText(),
+        env="ROUTEB_HA_TOKEN",
+        help="a long-lived access token of an **administrator** (a secret: never printed)",
+    )
+    cost: bool = key(
+        True,
+        convert=Flag(),
+        help="with a `[tariff]`, also import the cost of energy bought in JPY "
+        "(`routeb:<meter>_cost`)",
+    )
+    interval: float = key(
+        60.0,
+        convert=Number(5.0),
+        help="seconds between checks of the store for new or changed half-hours",
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What is wrong across keys (checked only when enabled)."""
+        if not self.enabled:
+            return []
+        if not self.url.startswith(("http://", "https://")):
+            return [("url", "must look like http://homeassistant.local:8123")]
+        if self.token is None:
+            return [("token", "is required: a long-lived access token of an admin user")]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxConfig:
+    """[influxdb]: the InfluxDB line-protocol sink (docs/influxdb.md)."""
+
+    enabled: bool = key(
+        False,
+        convert=Flag(),
+        enabled_by="url",
+        default_text="`true` when `url` is set",
+        help="`routeb run` writes the store's outbox to InfluxDB",
+    )
+    url: str = key("", convert=Text(), env="ROUTEB_INFLUX_URL", help="`http://127.0.0.1:8086`")
+    version: int = key(
+        2,
+        convert=Versions(1, 2, meaning="1 (/write) or 2 (/api/v2/write, also 3.x)"),
+        help="`1`: `/write?db=` (InfluxDB 1.x); `2`: `/api/v2/write` (InfluxDB 2.x and 3.x, "
+        "VictoriaMetrics)",
+    )
+    token: Secret | None = key(
+        convert=SecretText(),
+        env="ROUTEB_INFLUX_TOKEN",
+        help="2.x/3.x API token (`Authorization: Token …`; never printed)",
+    )
+    org: str = key("", convert=Text(), help="2.x/3.x organisation")
+    bucket: str = key(
+        "routeb", convert=Text(), help="2.x/3.x bucket (3.x: the database as `bucket`)"
+    )
+    database: str = key("routeb", convert=Text(), help="1.x database")
+    username: str | None = key(convert=Text(), help="1.x user (HTTP basic)")
+    password: Secret | None = key(
+        convert=SecretText(), env="ROUTEB_INFLUX_PASSWORD", help="1.x password (never printed)"
+    )
+    measurement: str = key(
+        "routeb",
+        convert=Text(_measurement),
+        help="the measurement name; tag `meter`, fields named as in the registry",
+    )
+    interval: float = key(10.0, convert=Number(0.5), help="seconds between outbox polls")
+    batch: int = key(5000, convert=Whole(1), help="outbox rows per write")
+    backlog_days: int = key(
+        31,
+        convert=Whole(1, unit=" of days"),
+        help="raw readings older than this when finally sent are skipped (half-hours never)",
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What is wrong across keys (checked only when enabled)."""
+        if self.enabled and not self.url.startswith(("http://", "https://")):
+            return [("url", "must look like http://127.0.0.1:8086")]
+        return []
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """The whole configuration."""
+    """The whole configuration: one field per section, plus where it was read from."""
 
-    meter: MeterConfig = field(default_factory=MeterConfig)
-    polling: PollingConfig = field(default_factory=PollingConfig)
+    meter: MeterConfig = section(MeterConfig, "which meter, through which device")
+    polling: PollingConfig = section(PollingConfig, "schedules and request pacing")
     source: Path | None = None
-    storage: StorageConfig = field(default_factory=StorageConfig)
-    mqtt: MqttConfig = field(default_factory=MqttConfig)
-    http: HttpConfig = field(default_factory=HttpConfig)
-    tariff: TariffConfig = field(default_factory=TariffConfig)
-    fleet: FleetConfig = field(default_factory=FleetConfig)
-    bridge: BridgeConfig = field(default_factory=BridgeConfig)
-    homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
-    influxdb: InfluxConfig = field(default_factory=InfluxConfig)
-
-
-def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(key, "must be a table")
-    return value
-
-
-def _str(section: Mapping[str, object], name: str, key: str) -> str | None:
-    value = section.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(key, "must be a string")
-    return value
-
-
-def _number(
-    section: Mapping[str, object], name: str, key: str, default: float, low: float
-) -> float:
-    value = section.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(key, "must be a number of seconds")
-    if value < low:
-        raise ConfigError(key, f"must be at least {low:g} (be polite to the meter)")
-    return float(value)
-
-
-def _check_unknown(section: Mapping[str, object], known: Set[str], prefix: str) -> None:
-    for name in section:
-        if name not in known:
-            raise ConfigError(f"{prefix}.{name}" if prefix else name, "unknown key")
-
-
-def _parse_meter(data: Mapping[str, object], env: Mapping[str, str]) -> MeterConfig:
-    section = _table(data, "meter")
-    _check_unknown(
-        section, {"id", "password", "device", "dialect", "scan_durations", "state_dir"}, "meter"
+    storage: StorageConfig = section(StorageConfig, "the SQLite database")
+    mqtt: MqttConfig = section(MqttConfig, "the MQTT publisher (Home Assistant)")
+    http: HttpConfig = section(HttpConfig, "the dashboard and /metrics")
+    tariff: TariffConfig = section(TariffConfig, "the electricity plan for costs")
+    fleet: FleetConfig = section(FleetConfig, "the fleet stream (docs/fleet.md)")
+    bridge: BridgeConfig = section(BridgeConfig, "`routeb bridge` (docs/bridge.md)")
+    homeassistant: HomeAssistantConfig = section(
+        HomeAssistantConfig, "Home Assistant long-term statistics (docs/homeassistant.md)"
     )
-    rbid_text = env.get(f"{ENV_PREFIX}ID") or _str(section, "id", "meter.id")
-    password_text = env.get(f"{ENV_PREFIX}PASSWORD") or _str(section, "password", "meter.password")
-    rbid = (
-        validate_rbid(rbid_text, "meter.id" if "ROUTEB_ID" not in env else "ROUTEB_ID")
-        if (rbid_text)
-        else None
-    )
-    password = (
-        validate_password(
-            password_text, "meter.password" if "ROUTEB_PASSWORD" not in env else "ROUTEB_PASSWORD"
+    influxdb: InfluxConfig = section(InfluxConfig, "the InfluxDB sink (docs/influxdb.md)")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _settings(cls: type[Any]) -> list[tuple[str, Setting]]:
+    return [
+        (f.name, f.metadata[_SETTING]) for f in dataclasses.fields(cls) if _SETTING in f.metadata
+    ]
+
+
+def _sections(cls: type[Any]) -> list[tuple[str, Section]]:
+    return [
+        (f.name, f.metadata[_SECTION]) for f in dataclasses.fields(cls) if _SECTION in f.metadata
+    ]
+
+
+def suggest(name: str, known: Sequence[str]) -> str:
+    """' (did you mean password?)' for a typo of a known key, else ''."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+class _Locator:
+    """Finds the line of ``[section]`` / ``key =`` in the file's text (tomllib gives none)."""
+
+    _HEADER: Final = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?")
+    _KEY: Final = re.compile(r"^\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-.]+))\s*=")
+
+    def __init__(self, file: Path | None, text: str) -> None:
+        self.file = file
+        self.lines = text.splitlines()
+
+    def where(self, dotted: str, index: int | None = None) -> str | None:
+        if self.file is None:
+            return None
+        line = self.line(dotted, index)
+        return f"{self.file}:{line}" if line else str(self.file)
+
+    def line(self, dotted: str, index: int | None = None) -> int | None:
+        parts = dotted.split(".")
+        table: list[str] = []
+        seen: dict[str, int] = {}
+        best: int | None = None
+        for number, raw in enumerate(self.lines, start=1):
+            header = self._HEADER.match(raw)
+            if header and not self._KEY.match(raw):
+                table = [p.strip().strip("\"'") for p in header.group(2).split(".")]
+                name = ".".join(table)
+                seen[name] = seen.get(name, -1) + (1 if header.group(1) == "[[" else 0)
+                if table == parts and (index is None or seen[name] == index):
+                    return number
+                continue
+            found = self._KEY.match(raw)
+            if not found:
+                continue
+            name = next(g for g in found.groups() if g is not None)
+            full = [*table, *name.split(".")]
+            if full == parts and (index is None or seen.get(".".join(table), 0) == index):
+                return number
+            if best is None and full[: len(parts)] == parts:
+                best = number
+        return best
+
+
+def _read_table(
+    cls: type[Any],
+    name: str,
+    data: object,
+    env: Mapping[str, str],
+    locate: _Locator,
+    index: int | None = None,
+) -> Any:
+    """Any section's dataclass from its table: every key converted, unknown keys refused."""
+    label = name if index is None else f"{name}[{index}]"
+    if not isinstance(data, dict):
+        raise ConfigError(label, "must be a table", where=locate.where(name, index))
+    known = _settings(cls)
+    names = [n for n, _ in known]
+    for given in data:
+        if given not in names:
+            raise ConfigError(
+                f"{label}.{given}",
+                "unknown key" + suggest(given, names),
+                where=locate.where(f"{name}.{given}", index),
+            )
+    values: dict[str, object] = {}
+    # A flag enabled by a sibling key is decided after that key.
+    for field_name, setting in sorted(known, key=lambda item: item[1].enabled_by is not None):
+        dotted = f"{label}.{field_name}"
+        from_env = env.get(setting.env) if setting.env and index is None else None
+        try:
+            if from_env:
+                values[field_name] = setting.convert.from_env(from_env)
+            elif field_name in data:
+                values[field_name] = setting.convert(data[field_name])
+            elif setting.enabled_by_env and env.get(setting.enabled_by_env):
+                values[field_name] = True
+            elif setting.enabled_by and values.get(setting.enabled_by):
+                values[field_name] = True  # e.g. [homeassistant] with a url is enabled
+        except _SubKeyError as exc:
+            raise ConfigError(
+                f"{dotted}.{exc.name}",
+                str(exc),
+                where=locate.where(f"{name}.{field_name}.{exc.name}", index),
+            ) from None
+        except (TypeError, ValueError) as exc:
+            if from_env:
+                raise ConfigError(str(setting.env), str(exc)) from None
+            raise ConfigError(
+                dotted, str(exc), where=locate.where(f"{name}.{field_name}", index)
+            ) from None
+    table = cls(**values)
+    check = getattr(table, "problems", None)
+    for field_name, message in check() if check is not None else ():
+        raise ConfigError(
+            f"{label}.{field_name}", message, where=locate.where(f"{name}.{field_name}", index)
         )
-        if password_text
-        else None
-    )
-    device = env.get(f"{ENV_PREFIX}DEVICE") or _str(section, "device", "meter.device")
-    dialect = env.get(f"{ENV_PREFIX}DIALECT") or _str(section, "dialect", "meter.dialect") or "auto"
-    dialect = dialect.lower()
-    if dialect not in DIALECTS:
-        raise ConfigError("meter.dialect", f"must be one of {', '.join(DIALECTS)}")
-    durations_raw = section.get("scan_durations", list(DEFAULT_SCAN_DURATIONS))
-    if (
-        not isinstance(durations_raw, list)
-        or not durations_raw
-        or not all(
-            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= _MAX_SCAN_DURATION
-            for d in durations_raw
-        )
-    ):
-        raise ConfigError("meter.scan_durations", "must be a list of integers 1..14")
-    state_dir_text = env.get(f"{ENV_PREFIX}STATE_DIR") or _str(
-        section, "state_dir", "meter.state_dir"
-    )
-    state_dir = Path(state_dir_text).expanduser() if state_dir_text else default_state_dir()
-    return MeterConfig(
-        rbid, password, device, dialect, tuple(int(d) for d in durations_raw), state_dir
-    )
+    return table
 
 
-def _parse_polling(data: Mapping[str, object]) -> PollingConfig:
-    section = _table(data, "polling")
-    names = {
-        "instantaneous_interval",
-        "energy_interval",
-        "clock_interval",
-        "min_gap",
-        "timer1",
-        "timer2",
-        "retries",
-    }
-    _check_unknown(section, names, "polling")
-    base = PollingConfig()
-    retries = section.get("retries", base.retries)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
-        raise ConfigError("polling.retries", "must be an integer 0..10")
-    return PollingConfig(
-        instantaneous_interval=_number(
-            section,
-            "instantaneous_interval",
-            "polling.instantaneous_interval",
-            base.instantaneous_interval,
-            MIN_INSTANT_INTERVAL,
-        ),
-        energy_interval=_number(
-            section,
-            "energy_interval",
-            "polling.energy_interval",
-            base.energy_interval,
-            MIN_ENERGY_INTERVAL,
-        ),
-        clock_interval=_number(
-            section, "clock_interval", "polling.clock_interval", base.clock_interval, 60.0
-        ),
-        min_gap=_number(section, "min_gap", "polling.min_gap", base.min_gap, MIN_REQUEST_GAP),
-        timer1=_number(section, "timer1", "polling.timer1", base.timer1, MIN_AIF_TIMER1),
-        timer2=_number(section, "timer2", "polling.timer2", base.timer2, MIN_AIF_TIMER1),
-        retries=retries,
-    )
+def read_sections(
+    root: type[_T], data: Mapping[str, object], env: Mapping[str, str], locate: _Locator
+) -> _T:
+    """``root`` (a dataclass of ``section`` fields) from a parsed TOML document."""
+    sections = _sections(root)
+    names = [n for n, _ in sections]
+    for given in data:
+        if given not in names:
+            raise ConfigError(
+                given, "unknown section" + suggest(given, names), where=locate.where(given)
+            )
+    values: dict[str, object] = {}
+    for name, meta in sections:
+        raw = data.get(name)
+        if meta.many:
+            tables = raw if isinstance(raw, list) else [] if raw is None else [raw]
+            values[name] = tuple(
+                _read_table(meta.table, name, table, env, locate, index)
+                for index, table in enumerate(tables)
+            )
+        else:
+            values[name] = _read_table(meta.table, name, {} if raw is None else raw, env, locate)
+    return root(**values)
 
 
 def load_config(
@@ -384,21 +1005,25 @@ def load_config(
     environ = os.environ if env is None else env
     explicit = path is not None or bool(environ.get(f"{ENV_PREFIX}CONFIG"))
     file = path or Path(environ.get(f"{ENV_PREFIX}CONFIG") or default_config_path())
-    data: Mapping[str, object] = {}
     source: Path | None = None
+    text = ""
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
         if explicit or required:
-            raise ConfigError(str(file), "config file not found") from None
+            raise ConfigError(
+                str(file), "config file not found (create it with `routeb init`)"
+            ) from None
+    except IsADirectoryError:
+        raise ConfigError(str(file), "is a directory, not a config file") from None
     except OSError as exc:
         raise ConfigError(str(file), f"cannot read the config file ({exc.strerror})") from exc
     else:
         source = file
         try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(str(file), f"not valid TOML: {exc}") from exc
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(str(file), f"not UTF-8 text (byte {exc.start})") from None
         mode = file.stat().st_mode
         if stat.S_ISREG(mode) and mode & (stat.S_IRGRP | stat.S_IROTH):
             _LOG.warning(
@@ -406,242 +1031,28 @@ def load_config(
                 file,
                 file,
             )
-    _check_unknown(data, _SECTIONS, "")
-    return Config(
-        _parse_meter(data, environ),
-        _parse_polling(data),
-        source,
-        _parse_storage(data, environ),
-        _parse_mqtt(data, environ),
-        _parse_http(data, environ),
-        _parse_tariff(data),
-        _parse_fleet(data, environ),
-        _parse_bridge(data),
-        _parse_homeassistant(data, environ),
-        _parse_influxdb(data, environ),
-    )
+    config = parse_document(Config, text, file=source, env=environ)
+    return replace(config, source=source)
 
 
-def _parse_tariff(data: Mapping[str, object]) -> TariffConfig:
-    section = _table(data, "tariff")
-    _check_unknown(section, {"file"}, "tariff")
-    file = _str(section, "file", "tariff.file")
-    if file is None:
-        return TariffConfig()
-    path = Path(file).expanduser()
-    if not path.is_file():
-        raise ConfigError("tariff.file", f"no tariff file at {path}")
-    return TariffConfig(path)
+def parse_document(
+    root: type[_T], text: str, *, file: Path | None = None, env: Mapping[str, str] | None = None
+) -> _T:
+    """``root`` (a dataclass of ``section`` fields) from TOML text; errors name file and line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(file or "config"), f"not valid TOML: {exc}") from None
+    return read_sections(root, data, {} if env is None else env, _Locator(file, text))
 
 
-def _whole(section: Mapping[str, object], name: str, key: str, default: int, low: int) -> int:
-    value = section.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(key, f"must be a whole number, at least {low}")
-    return value
-
-
-def _strings(section: Mapping[str, object], name: str, key: str) -> tuple[str, ...]:
-    value = section.get(name, [])
-    if isinstance(value, str):
-        value = [part for part in value.split(",") if part.strip()]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(key, "must be a list of strings")
-    return tuple(v.strip() for v in value)
-
-
-def _parse_bridge(data: Mapping[str, object]) -> BridgeConfig:
-    section = _table(data, "bridge")
-    _check_unknown(section, set(BridgeConfig.__dataclass_fields__), "bridge")
-    base = BridgeConfig()
-    fresh_table = _table(section, "fresh")
-    fresh: list[tuple[str, float]] = []
-    for epc, seconds in fresh_table.items():
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise ConfigError(f"bridge.fresh.{epc}", "must be a number of seconds, at least 0")
-        fresh.append((str(epc), float(seconds)))
-    return BridgeConfig(
-        listen=_str(section, "listen", "bridge.listen") or "",
-        interface=_str(section, "interface", "bridge.interface"),
-        allow_from=_strings(section, "allow_from", "bridge.allow_from"),
-        allow_set=_strings(section, "allow_set", "bridge.allow_set"),
-        fresh=tuple(fresh),
-        deadline=_number(section, "deadline", "bridge.deadline", base.deadline, 0.1),
-        status_interval=_number(
-            section, "status_interval", "bridge.status_interval", base.status_interval, 0.0
-        ),
-    )
-
-
-def _parse_fleet(data: Mapping[str, object], env: Mapping[str, str]) -> FleetConfig:
-    section = _table(data, "fleet")
-    names = set(FleetConfig.__dataclass_fields__)
-    _check_unknown(section, names, "fleet")
-    base = FleetConfig()
-    url = env.get(f"{ENV_PREFIX}FLEET_URL") or _str(section, "url", "fleet.url") or base.url
-    if not url.startswith(("mqtt://", "mqtts://")):
-        raise ConfigError("fleet.url", "must start with mqtt:// or mqtts://")
-    password = env.get(f"{ENV_PREFIX}FLEET_PASSWORD") or _str(section, "password", "fleet.password")
-    site = env.get(f"{ENV_PREFIX}FLEET_SITE") or _str(section, "site", "fleet.site") or ""
-    if any(c in site for c in "#+/"):
-        raise ConfigError("fleet.site", "must not contain #, + or /")
-    topic = _str(section, "base_topic", "fleet.base_topic") or base.base_topic
-    if any(c in topic for c in "#+") or topic.startswith("/"):
-        raise ConfigError("fleet.base_topic", "must be a plain topic (no #, +, leading /)")
-    enabled_default = bool(env.get(f"{ENV_PREFIX}FLEET_URL"))
-    return FleetConfig(
-        enabled=_bool(section, "enabled", "fleet.enabled", enabled_default),
-        url=url,
-        site=site,
-        username=_str(section, "username", "fleet.username"),
-        password=Secret(password) if password else None,
-        base_topic=topic,
-        client_id=_str(section, "client_id", "fleet.client_id"),
-        ca_file=_str(section, "ca_file", "fleet.ca_file"),
-        cert_file=_str(section, "cert_file", "fleet.cert_file"),
-        key_file=_str(section, "key_file", "fleet.key_file"),
-        tls_insecure=_bool(section, "tls_insecure", "fleet.tls_insecure", False),
-        interval=_number(section, "interval", "fleet.interval", base.interval, 0.5),
-        max_rows=_whole(section, "max_rows", "fleet.max_rows", base.max_rows, 1),
-        max_inflight=_whole(section, "max_inflight", "fleet.max_inflight", base.max_inflight, 1),
-    )
-
-
-def _bool(section: Mapping[str, object], name: str, key: str, default: bool) -> bool:
-    value = section.get(name, default)
-    if not isinstance(value, bool):
-        raise ConfigError(key, "must be true or false")
-    return value
-
-
-def _parse_storage(data: Mapping[str, object], env: Mapping[str, str]) -> StorageConfig:
-    section = _table(data, "storage")
-    _check_unknown(section, {"db", "retention_days"}, "storage")
-    db_text = env.get(f"{ENV_PREFIX}DB") or _str(section, "db", "storage.db")
-    retention = section.get("retention_days", DEFAULT_RETENTION_DAYS)
-    if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:
-        raise ConfigError("storage.retention_days", "must be a whole number of days, at least 1")
-    db = Path(db_text).expanduser() if db_text else default_db_path()
-    return StorageConfig(db, retention)
-
-
-def _parse_mqtt(data: Mapping[str, object], env: Mapping[str, str]) -> MqttConfig:
-    section = _table(data, "mqtt")
-    names = {
-        "enabled",
-        "url",
-        "username",
-        "password",
-        "base_topic",
-        "discovery_prefix",
-        "discovery",
-        "ca_file",
-        "tls_insecure",
-    }
-    _check_unknown(section, names, "mqtt")
-    base = MqttConfig()
-    url = env.get(f"{ENV_PREFIX}MQTT_URL") or _str(section, "url", "mqtt.url") or base.url
-    if not url.startswith(("mqtt://", "mqtts://")):
-        raise ConfigError("mqtt.url", "must start with mqtt:// or mqtts://")
-    password = env.get(f"{ENV_PREFIX}MQTT_PASSWORD") or _str(section, "password", "mqtt.password")
-    topic = _str(section, "base_topic", "mqtt.base_topic") or base.base_topic
-    if not topic or any(c in topic for c in "#+") or topic.startswith("/"):
-        raise ConfigError("mqtt.base_topic", "must be a plain topic (no #, +, leading /)")
-    return MqttConfig(
-        enabled=_bool(section, "enabled", "mqtt.enabled", bool(env.get(f"{ENV_PREFIX}MQTT_URL"))),
-        url=url,
-        username=_str(section, "username", "mqtt.username"),
-        password=Secret(password) if password else None,
-        base_topic=topic,
-        discovery_prefix=_str(section, "discovery_prefix", "mqtt.discovery_prefix")
-        or base.discovery_prefix,
-        discovery=_bool(section, "discovery", "mqtt.discovery", True),
-        ca_file=_str(section, "ca_file", "mqtt.ca_file"),
-        tls_insecure=_bool(section, "tls_insecure", "mqtt.tls_insecure", False),
-    )
-
-
-def _parse_homeassistant(data: Mapping[str, object], env: Mapping[str, str]) -> HomeAssistantConfig:
-    section = _table(data, "homeassistant")
-    _check_unknown(section, {"enabled", "url", "token", "cost", "interval"}, "homeassistant")
-    base = HomeAssistantConfig()
-    url = env.get(f"{ENV_PREFIX}HA_URL") or _str(section, "url", "homeassistant.url") or ""
-    token = env.get(f"{ENV_PREFIX}HA_TOKEN") or _str(section, "token", "homeassistant.token")
-    enabled = _bool(section, "enabled", "homeassistant.enabled", bool(url))
-    if enabled:
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError("homeassistant.url", "must look like http://homeassistant.local:8123")
-        if not token:
-            raise ConfigError(
-                "homeassistant.token", "is required: a long-lived access token of an admin user"
-            )
-    return HomeAssistantConfig(
-        enabled=enabled,
-        url=url,
-        token=Secret(token) if token else None,
-        cost=_bool(section, "cost", "homeassistant.cost", True),
-        interval=_number(section, "interval", "homeassistant.interval", base.interval, 5.0),
-    )
-
-
-def _parse_influxdb(data: Mapping[str, object], env: Mapping[str, str]) -> InfluxConfig:
-    section = _table(data, "influxdb")
-    names = {
-        "enabled",
-        "url",
-        "version",
-        "token",
-        "org",
-        "bucket",
-        "database",
-        "username",
-        "password",
-        "measurement",
-        "interval",
-        "batch",
-        "backlog_days",
-    }
-    _check_unknown(section, names, "influxdb")
-    base = InfluxConfig()
-    url = env.get(f"{ENV_PREFIX}INFLUX_URL") or _str(section, "url", "influxdb.url") or ""
-    enabled = _bool(section, "enabled", "influxdb.enabled", bool(url))
-    if enabled and not url.startswith(("http://", "https://")):
-        raise ConfigError("influxdb.url", "must look like http://127.0.0.1:8086")
-    version = section.get("version", base.version)
-    if isinstance(version, bool) or version not in (1, 2):
-        raise ConfigError("influxdb.version", "must be 1 (/write) or 2 (/api/v2/write, also 3.x)")
-    token = env.get(f"{ENV_PREFIX}INFLUX_TOKEN") or _str(section, "token", "influxdb.token")
-    password = env.get(f"{ENV_PREFIX}INFLUX_PASSWORD") or _str(
-        section, "password", "influxdb.password"
-    )
-    measurement = _str(section, "measurement", "influxdb.measurement") or base.measurement
-    if any(c in measurement for c in ", =\\\n") or measurement.startswith("_"):
-        raise ConfigError("influxdb.measurement", "must be a plain name (no spaces, commas, =)")
-    return InfluxConfig(
-        enabled=enabled,
-        url=url,
-        version=int(version),
-        token=Secret(token) if token else None,
-        org=_str(section, "org", "influxdb.org") or "",
-        bucket=_str(section, "bucket", "influxdb.bucket") or base.bucket,
-        database=_str(section, "database", "influxdb.database") or base.database,
-        username=_str(section, "username", "influxdb.username"),
-        password=Secret(password) if password else None,
-        measurement=measurement,
-        interval=_number(section, "interval", "influxdb.interval", base.interval, 0.5),
-        batch=_whole(section, "batch", "influxdb.batch", base.batch, 1),
-        backlog_days=_whole(section, "backlog_days", "influxdb.backlog_days", base.backlog_days, 1),
-    )
-
-
-def _parse_http(data: Mapping[str, object], env: Mapping[str, str]) -> HttpConfig:
-    section = _table(data, "http")
-    _check_unknown(section, {"listen", "token"}, "http")
-    listen = env.get(f"{ENV_PREFIX}LISTEN") or _str(section, "listen", "http.listen")
-    token = env.get(f"{ENV_PREFIX}TOKEN") or _str(section, "token", "http.token")
-    if token is not None and len(token) < 16:
-        raise ConfigError("http.token", "must be at least 16 characters")
-    return HttpConfig(listen or DEFAULT_LISTEN, Secret(token) if token else None)
+def environment_variables() -> frozenset[str]:
+    """Every variable routeb reads as configuration (ROUTEB_CONFIG and each key's)."""
+    names = {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}FLEET_DSN"}
+    for _, meta in _sections(Config):
+        for _, setting in _settings(meta.table):
+            names.update(n for n in (setting.env, setting.enabled_by_env) if n)
+    return frozenset(names)
 
 
 def with_overrides(
@@ -651,11 +1062,13 @@ def with_overrides(
     dialect: str | None = None,
     db: Path | None = None,
     listen: str | None = None,
+    state_dir: Path | None = None,
 ) -> Config:
     """Apply command-line flags (they win over the environment and the file)."""
     if db is not None:
         config = replace(config, storage=replace(config.storage, db=db))
     if listen is not None:
+        parse_listen(listen, "--listen")
         config = replace(config, http=replace(config.http, listen=listen))
     meter = config.meter
     if device:
@@ -664,4 +1077,44 @@ def with_overrides(
         if dialect not in DIALECTS:
             raise ConfigError("--dialect", f"must be one of {', '.join(DIALECTS)}")
         meter = replace(meter, dialect=dialect)
+    if state_dir is not None:
+        meter = replace(meter, state_dir=state_dir)
     return replace(config, meter=meter)
+
+
+# --- the reference tables of docs/configuration.md --------------------------------------------
+
+
+def _default_text(value: object, setting: Setting) -> str:
+    if setting.default_text is not None:
+        return setting.default_text
+    if value is None or value in ((), ""):
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, tuple):
+        return "`[" + ", ".join(str(v) for v in value) + "]`"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return f"`{value}`"
+    return str(value)
+
+
+def reference_markdown() -> str:
+    """Every section's table of keys (type, default, env, help) as docs/configuration.md has."""
+    out: list[str] = []
+    for name, meta in _sections(Config):
+        cls = meta.table
+        header = f"[[{name}]]" if meta.many else f"[{name}]"
+        out += [f"### `{header}` — {meta.help}", ""]
+        out += ["| key | type | default | env | meaning |", "|---|---|---|---|---|"]
+        defaults = cls()
+        for field_name, setting in _settings(cls):
+            default = _default_text(getattr(defaults, field_name), setting)
+            env = f"`{setting.env}`" if setting.env else ""
+            out.append(
+                f"| `{field_name}` | {setting.convert.kind} | {default} | {env} | {setting.help} |"
+            )
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

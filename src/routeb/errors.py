@@ -5,7 +5,9 @@
     RouteBError
     ├── ProtocolError                 the peer (meter, module, LAN node) sent something invalid
     │   ├── EchonetDecodeError        ECHONET Lite frame or EDT that does not decode (offset, EPC)
-    │   └── SkstackProtocolError      module output that breaks the SKSTACK IP grammar
+    │   ├── SkstackProtocolError      module output that breaks the SKSTACK IP grammar
+    │   ├── J11FrameError             a J11 frame that does not check (kind, command)
+    │   └── J11DecodeError            a checked J11 frame whose data does not fit its command
     ├── UsageError (ValueError)       routeb was asked for something the protocol forbids
     ├── ModuleCommandError            the module answered FAIL ERxx (code)
     ├── DeviceError                   the serial device or its URL
@@ -21,6 +23,7 @@
     ├── RequestError                  a meter request could not be completed
     │   └── PropertyNotAvailableError the meter answered SNA for a property
     ├── ConfigError                   a configuration key is missing or invalid (names the key)
+    ├── ListenError                   a server cannot listen on its address (in use, not ours)
     └── RouteBTimeoutError (TimeoutError)  anything that waited too long
 
 Errors carry data (offsets, EPCs, FAIL codes) as attributes, and their messages never contain the
@@ -28,6 +31,8 @@ B-route ID or password (see ``routeb._redact``).
 """
 
 from __future__ import annotations
+
+import errno
 
 __all__ = [
     "AuthenticationError",
@@ -39,6 +44,9 @@ __all__ = [
     "DeviceNotFoundError",
     "DevicePermissionError",
     "EchonetDecodeError",
+    "J11DecodeError",
+    "J11FrameError",
+    "ListenError",
     "MeterNotFoundError",
     "ModuleCommandError",
     "PanaTimeoutError",
@@ -87,6 +95,38 @@ class SkstackProtocolError(ProtocolError):
         self.reason = reason
         self.offset = offset
         super().__init__(f"{reason} (offset {offset})")
+
+
+class J11FrameError(ProtocolError):
+    """Bytes that do not make a J11 frame (j11.md §2): a checksum, the unique code or the length.
+
+    ``kind`` names the fault (``routeb.j11.frame.FrameFault``), ``command`` is the command code
+    when the header checked, ``skipped`` the bytes discarded. The message never holds frame data.
+    """
+
+    def __init__(
+        self, kind: str, reason: str, *, command: int | None = None, skipped: int = 0
+    ) -> None:
+        self.kind = kind
+        self.reason = reason
+        self.command = command
+        self.skipped = skipped
+        where = f" (command 0x{command:04X})" if command is not None else ""
+        super().__init__(f"{reason}{where}")
+
+
+class J11DecodeError(ProtocolError):
+    """A J11 frame that checks but whose data does not fit its command (j11.md §4–§5).
+
+    ``result`` is the result code a module answers to such a request (j11.md §6: 0x04 a value
+    out of range, 0x11 a wrong length); the message never holds frame data.
+    """
+
+    def __init__(self, command: int, reason: str, *, result: int = 0x04) -> None:
+        self.command = command
+        self.reason = reason
+        self.result = result
+        super().__init__(f"J11 0x{command:04X}: {reason}")
 
 
 class UsageError(RouteBError, ValueError):
@@ -160,11 +200,35 @@ class PropertyNotAvailableError(RequestError):
 
 
 class ConfigError(RouteBError):
-    """A configuration key is missing or invalid."""
+    """A configuration key is missing or invalid; ``where`` is ``FILE:LINE`` when known."""
 
-    def __init__(self, key: str, message: str) -> None:
+    def __init__(self, key: str, message: str, *, where: str | None = None) -> None:
         self.key = key
-        super().__init__(f"{key}: {message}")
+        self.where = where
+        super().__init__(f"{where}: {key}: {message}" if where else f"{key}: {message}")
+
+
+class ListenError(RouteBError):
+    """A server (dashboard, emulator, bridge) cannot listen on its address."""
+
+    def __init__(self, what: str, address: str, reason: str) -> None:
+        self.what = what
+        self.address = address
+        self.reason = reason
+        super().__init__(f"{what}: cannot listen on {address}: {reason}")
+
+    @classmethod
+    def from_os_error(cls, what: str, address: str, exc: OSError) -> ListenError:
+        """The error for ``bind()``'s ``exc``, saying what to do about it."""
+        reason = {
+            errno.EADDRINUSE: "the address is already in use (another routeb? choose another "
+            "port, or stop the program that has it: `ss -ltnup`)",
+            errno.EADDRNOTAVAIL: "this computer has no such address (check the IP)",
+            errno.EACCES: "permission denied (ports below 1024 need privileges)",
+        }.get(exc.errno or 0)
+        if reason is None:
+            reason = exc.strerror or str(exc)
+        return cls(what, address, reason)
 
 
 class RouteBTimeoutError(RouteBError, TimeoutError):

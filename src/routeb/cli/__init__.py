@@ -28,6 +28,7 @@ _COMMANDS: tuple[str, ...] = (
     "discover",
     "ingest",
     "fleet",
+    "service",
     "ha",
 )
 
@@ -49,6 +50,7 @@ _SUMMARIES: dict[str, str] = {
     "discover": "find ECHONET Lite nodes and smart meters on the LAN",
     "ingest": "write the fleet MQTT stream into PostgreSQL (a pool of workers)",
     "fleet": "fleet queries: latest readings, completeness, totals per 30 minutes",
+    "service": "print the systemd unit (Type=notify, watchdog) or a udev rule for the dongle",
     "ha": "Home Assistant long-term statistics: import history, show status",
 }
 

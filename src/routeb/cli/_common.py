@@ -1,8 +1,12 @@
 """What the meter-facing commands share: options, credentials, logging, exit codes, connect.
 
-Exit codes are distinct per failure so scripts can tell them apart (issue: driver §4):
-2 usage/config, 3 credentials rejected or latched, 4 meter not found, 5 device problem,
-6 link/session problem (PANA timed out, link lost), 7 the meter did not answer, 1 other.
+Every failure is one line on stderr, ``routeb: <what to fix>: <what is wrong>``, and a status
+that scripts (and systemd's ``RestartPreventExitStatus``) can tell apart — README "Exit codes"
+and docs/run.md list them: 0 success, 1 a check found problems (doctor, db check) or an
+unexpected error, 2 usage or configuration (a flag, a key, a file, an address), 3 credentials
+rejected or latched, 4 meter not found, 5 the device or module (missing, busy, no permission,
+a command refused — often a wrong dialect), 6 link/session lost or PANA timed out, 7 the meter
+did not answer, 8 an address to listen on is in use or not ours, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,23 +18,36 @@ import getpass
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import unquote, urlsplit
 
-from routeb._redact import Secret, redact_line
+from routeb._redact import Secret, redact_secrets
+from routeb.cli.progress import Progress
 from routeb.collector.daemon import MeterLink
 from routeb.collector.links import open_lan_link, open_wisun
-from routeb.config import Config, load_config, validate_password, validate_rbid, with_overrides
+from routeb.config import (
+    Config,
+    default_db_path,
+    load_config,
+    validate_password,
+    validate_rbid,
+    with_overrides,
+)
 from routeb.driver.session import ScanProgress, SessionSettings
 from routeb.errors import (
     AuthenticationError,
     ConfigError,
     DeviceError,
+    ListenError,
     MeterNotFoundError,
+    ModuleCommandError,
     RouteBError,
     RouteBTimeoutError,
     SessionError,
@@ -41,8 +58,10 @@ from routeb.skstack.events import Dialect
 
 __all__ = [
     "EXIT_AUTH",
+    "EXIT_CODES",
     "EXIT_DEVICE",
     "EXIT_LINK",
+    "EXIT_LISTEN",
     "EXIT_NOT_FOUND",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
@@ -62,6 +81,26 @@ EXIT_NOT_FOUND: Final = 4
 EXIT_DEVICE: Final = 5
 EXIT_LINK: Final = 6
 EXIT_TIMEOUT: Final = 7
+EXIT_LISTEN: Final = 8
+EXIT_INTERRUPTED: Final = 130
+# The documented statuses (README "Exit codes"; tests/test_bad_input.py holds every command to
+# these).
+EXIT_CODES: Final = {
+    0: "success",
+    EXIT_OTHER: "a check found problems (doctor, db check), or an unexpected error",
+    EXIT_USAGE: "usage or configuration: a flag, a config key, a file, an address",
+    EXIT_AUTH: "the meter rejected the B-route ID or password (or they are latched)",
+    EXIT_NOT_FOUND: "no meter answered with your pairing ID (range, or a wrong B-route ID)",
+    EXIT_DEVICE: "the device or module: missing, busy, no permission, refused a command",
+    EXIT_LINK: "the link: PANA timed out, or the session was lost",
+    EXIT_TIMEOUT: "the meter did not answer",
+    EXIT_LISTEN: "an address to listen on is in use or not this computer's",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+CREDENTIALS_HELP: Final = (
+    "The B-route ID and password come from the config file ([meter] id / password, see "
+    "`routeb init`), or ROUTEB_ID / ROUTEB_PASSWORD; on a terminal routeb asks for missing ones."
+)
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
@@ -77,15 +116,17 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
         choices=["auto", *(d.value for d in Dialect)],
         help="force the module dialect instead of detecting it",
     )
-    parser.add_argument("--state-dir", type=Path, help="where the scan cache lives")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the scan cache and the credentials latch live (or ROUTEB_STATE_DIR)",
+    )
     parser.add_argument(
         "--retry-auth",
         action="store_true",
         help="try credentials again that the meter rejected before",
     )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv: module lines)"
-    )
+    add_verbosity_args(parser)
     parser.add_argument(
         "--show-identifiers",
         action="store_true",
@@ -93,19 +134,51 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_verbosity_args(parser: argparse.ArgumentParser) -> None:
+    """-v/--verbose and -q/--quiet."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging on stderr: -v each stage, -vv the module's lines (secrets masked)",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress line on stderr (it is shown only on a terminal anyway)",
+    )
+
+
 class _SecretFilter(logging.Filter):
-    """Last line of defence: mask SKSETRBID/SKSETPWD and any registered secret in records."""
+    """Last line of defence: mask SKSETRBID/SKSETPWD and any registered secret in records.
+
+    It runs on the handler, so it sees every logger's records (aiohttp's too), and it masks the
+    formatted exception and stack as well as the message.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.secrets: list[str] = []
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact_line(message)
+    def clean(self, text: str) -> str:
+        cleaned = redact_secrets(text)
         for secret in self.secrets:
             if secret:
                 cleaned = cleaned.replace(secret, "********")
+        return cleaned
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self.clean(message)
+        info = record.exc_info
+        if info is not None and info[0] is not None and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(info)
+        if record.exc_text:
+            record.exc_text = self.clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.clean(record.stack_info)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
@@ -124,8 +197,8 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -146,9 +219,38 @@ def setup_logging(verbosity: int, *, json_lines: bool = False) -> None:
     root.setLevel(level)
 
 
-def register_secret(secret: Secret) -> None:
-    """Mask this secret's value in every log record from now on."""
-    _FILTER.secrets.append(secret.reveal())
+def register_secret(secret: Secret | None) -> None:
+    """Mask this secret's value in every log record (and every error line) from now on."""
+    if secret and secret.reveal() not in _FILTER.secrets:
+        _FILTER.secrets.append(secret.reveal())
+
+
+def register_url_secret(url: str) -> None:
+    """Mask the password of ``scheme://user:password@host`` or a ``password=…`` conninfo."""
+    with contextlib.suppress(ValueError):
+        password = urlsplit(url).password
+        if password:
+            register_secret(Secret(unquote(password)))
+            register_secret(Secret(password))
+    for match in re.finditer(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url):
+        register_secret(Secret(match.group(1).strip("'")))
+
+
+def register_config_secrets(config: Config) -> None:
+    """Every secret of the config: credentials, the dashboard token, broker passwords."""
+    for secret in (
+        config.meter.id,
+        config.meter.password,
+        config.http.token,
+        config.mqtt.password,
+        config.fleet.password,
+        config.homeassistant.token,
+        config.influxdb.token,
+        config.influxdb.password,
+    ):
+        register_secret(secret)
+    register_url_secret(config.mqtt.url)
+    register_url_secret(config.fleet.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +278,14 @@ def _prompt(label: str) -> str:
 def load_settings(args: argparse.Namespace, *, need_credentials: bool = True) -> Settings:
     """Config file → environment → flags; prompts (hidden) for missing credentials on a TTY."""
     config = load_config(getattr(args, "config", None))
+    register_config_secrets(config)
     dialect_flag = getattr(args, "dialect", None)
-    config = with_overrides(config, device=getattr(args, "device", None), dialect=dialect_flag)
+    config = with_overrides(
+        config,
+        device=getattr(args, "device", None),
+        dialect=dialect_flag,
+        state_dir=getattr(args, "state_dir", None),
+    )
     meter = config.meter
     if is_lan_device(meter.device):
         need_credentials = False  # a meter behind a LAN bridge: no B-route credentials
@@ -191,14 +299,54 @@ def load_settings(args: argparse.Namespace, *, need_credentials: bool = True) ->
         raise ConfigError(
             "meter.device", "no device: pass --device, set ROUTEB_DEVICE or meter.device"
         )
-    state_dir = getattr(args, "state_dir", None) or meter.state_dir
     dialect = None if meter.dialect == "auto" else Dialect(meter.dialect)
     secret_id = rbid or Secret("")
     secret_pw = password or Secret("")
     for secret in (secret_id, secret_pw):
-        if secret:
-            register_secret(secret)
-    return Settings(config, secret_id, secret_pw, meter.device, dialect, Path(state_dir))
+        register_secret(secret)
+    settings = Settings(config, secret_id, secret_pw, meter.device, dialect, meter.state_dir)
+    _LOADED[:] = [settings]
+    return settings
+
+
+# The settings of this command (one per process), for the hints of ``explain``.
+_LOADED: list[Settings] = []
+
+
+def database_path(config: Config, flag: Path | None) -> Path:
+    """The database to record into; its directory is made only at the default location."""
+    path = flag or config.storage.db
+    key = "--db" if flag is not None else "storage.db"
+    if path.is_dir():
+        raise ConfigError(key, f"{path} is a directory: give the database file's path")
+    if path.parent.is_dir():
+        return path
+    if path == default_db_path():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
+    raise ConfigError(
+        key, f"directory {path.parent} does not exist: create it, or choose another path"
+    )
+
+
+def postgres_error(exc: BaseException) -> ConfigError:
+    """A PostgreSQL failure (connection refused, bad DSN, schema) as the --db error line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return ConfigError("--db", text if "PostgreSQL" in text else f"PostgreSQL: {text}")
+
+
+def jst_day(text: str) -> date:
+    """An argparse type: a JST calendar day YYYY-MM-DD within the API's bounds (2000–2099)."""
+    from routeb.web.query import MAX_DATE, MIN_DATE  # noqa: PLC0415 - one definition
+
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise argparse.ArgumentTypeError(f"{text} is outside {MIN_DATE} … {MAX_DATE}")
+    return value
 
 
 def is_lan_device(device: str | None) -> bool:
@@ -214,6 +362,7 @@ async def connect(
     show_identifiers: bool = False,
     session_settings: SessionSettings | None = None,
     on_scan_progress: Callable[[ScanProgress], None] | None = None,
+    progress: Progress | None = None,
     start_reader: bool = True,
 ) -> AsyncIterator[MeterLink]:
     """Connect (cache first), start the client and the AIF start-up; SKTERM on exit.
@@ -222,6 +371,34 @@ async def connect(
     adaptive batching) and reader. Either way the commands see a :class:`MeterLink`: the
     client, the reader and the link's counters (``link_snapshot()``).
     """
+    try:
+        async with _connect(
+            settings,
+            retry_auth=retry_auth,
+            show_identifiers=show_identifiers,
+            session_settings=session_settings,
+            on_scan_progress=on_scan_progress,
+            progress=progress,
+            start_reader=start_reader,
+        ) as link:
+            yield link
+    except BaseException:
+        if progress is not None:
+            progress.close()  # before the error line
+        raise
+
+
+@contextlib.asynccontextmanager
+async def _connect(
+    settings: Settings,
+    *,
+    retry_auth: bool,
+    show_identifiers: bool,
+    session_settings: SessionSettings | None,
+    on_scan_progress: Callable[[ScanProgress], None] | None,
+    progress: Progress | None,
+    start_reader: bool,
+) -> AsyncIterator[MeterLink]:
     polling = settings.config.polling
     client_settings = ClientSettings(
         min_gap=polling.min_gap,
@@ -230,11 +407,15 @@ async def connect(
         retries=polling.retries,
     )
     if is_lan_device(settings.device):
+        if progress is not None:
+            progress.stage(f"asking the meter at {settings.device}")
         async with open_lan_link(
             settings.device, client_settings=client_settings, start_reader=start_reader
         ) as lan:
             yield lan
         return
+    if progress is not None and on_scan_progress is None:
+        on_scan_progress = progress.on_scan
     async with open_wisun(
         settings.device,
         settings.rbid,
@@ -248,9 +429,12 @@ async def connect(
         ),
         client_settings=client_settings,
         on_scan_progress=on_scan_progress,
+        on_state=None if progress is None else progress.on_state,
         retry_auth=retry_auth,
         start_reader=start_reader,
     ) as link:
+        if progress is not None and start_reader:
+            progress.stage("joined; the meter's coefficient, unit and property map read")
         yield link
 
 
@@ -261,6 +445,10 @@ def exit_code(exc: BaseException) -> int:
     """The documented exit status for an error."""
     if isinstance(exc, ConfigError | UsageError):
         return EXIT_USAGE
+    if isinstance(exc, ListenError):
+        return EXIT_LISTEN
+    if isinstance(exc, ModuleCommandError):
+        return EXIT_DEVICE
     if isinstance(exc, AuthenticationError):
         return EXIT_AUTH
     if isinstance(exc, MeterNotFoundError):
@@ -274,25 +462,55 @@ def exit_code(exc: BaseException) -> int:
     return EXIT_OTHER
 
 
+def explain(exc: RouteBError) -> str:
+    """The error's line, with what to do next where the error alone does not say it."""
+    text = str(exc)
+    settings = _LOADED[0] if _LOADED else None
+    if isinstance(exc, MeterNotFoundError):
+        text += (
+            ". If the meter is near: check the B-route ID too — the meter answers only to the "
+            "pairing ID made from its last 8 characters, so a wrong ID finds no meter"
+        )
+    elif isinstance(exc, ModuleCommandError):
+        if settings is not None and settings.dialect is not None:
+            text += (
+                f". The module refused a command of the {settings.dialect.value} dialect: "
+                "is --dialect (meter.dialect) right for this module? Try --dialect auto"
+            )
+        else:
+            text += ". Is this a supported Wi-SUN module? `routeb doctor` checks it"
+    elif isinstance(exc, AuthenticationError) and "retry-auth" not in text:
+        text += ". Fix the ID or password (config, ROUTEB_ID / ROUTEB_PASSWORD), then retry"
+    return _FILTER.clean(text)
+
+
+def fail_line(exc: BaseException) -> tuple[str, int]:
+    """The one line on stderr and the exit status for anything a command raised."""
+    if isinstance(exc, RouteBError):
+        text = " ".join(part.strip() for part in explain(exc).splitlines() if part.strip())
+        return f"routeb: {text}", exit_code(exc)
+    if isinstance(exc, OSError):
+        # A file or directory the user named (export -o, db backup …) that cannot be written.
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _FILTER.clean(f"routeb: {where}{exc.strerror or exc}"), EXIT_USAGE
+    raise exc
+
+
 def run(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    """asyncio.run with RouteBErrors turned into one line on stderr and a distinct status."""
+    """asyncio.run with errors turned into one line on stderr and a documented status."""
     try:
         return asyncio.run(main())
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `routeb export | head`: the reader went away; that is not an error.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except RouteBError as exc:
-        print(f"routeb: {exc}", file=sys.stderr)
-        return exit_code(exc)
-
-
-def interactive() -> bool:
-    """True when stdout is a terminal (progress and colours make sense)."""
-    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+    except (RouteBError, OSError) as exc:
+        line, status = fail_line(exc)
+        print(line, file=sys.stderr)
+        return status
 
 
 async def until_signalled() -> None:

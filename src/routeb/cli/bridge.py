@@ -16,6 +16,7 @@ from routeb.bridge.cache import Freshness
 from routeb.bridge.core import BridgeSettings, bridge_identification, parse_networks
 from routeb.bridge.service import BridgeService
 from routeb.cli._common import (
+    CREDENTIALS_HELP,
     add_connection_args,
     connect,
     load_settings,
@@ -25,7 +26,7 @@ from routeb.cli._common import (
 )
 from routeb.collector.links import WiSunLink
 from routeb.config import BridgeConfig
-from routeb.errors import ConfigError
+from routeb.errors import ConfigError, ListenError
 from routeb.transport.lan import ECHONET_PORT
 
 __all__ = ["register"]
@@ -37,7 +38,7 @@ def register(sub: Any) -> None:
         help="expose the meter on the LAN as an ECHONET Lite node (Home Assistant etc.)",
         description="Connect to the meter over Wi-SUN and answer ECHONET Lite requests for it "
         "on ADDRESS:3610 from a cache, fetching what is stale over the radio. Read-only unless "
-        "--allow-set is given. See docs/bridge.md.",
+        "--allow-set is given. See docs/bridge.md. " + CREDENTIALS_HELP,
     )
     add_connection_args(parser)
     parser.add_argument(
@@ -158,7 +159,16 @@ async def _bridge(args: argparse.Namespace) -> int:
             status_interval=interval or None,
             status=_status,
         )
-        await service.start()
+        listen = config.listen if args.listen is None else args.listen
+        try:
+            await service.start()
+        except OSError as exc:
+            await service.close()
+            raise ListenError.from_os_error(
+                "--listen" if args.listen is not None else "bridge.listen",
+                f"{listen or '*'}:{ECHONET_PORT}",
+                exc,
+            ) from None
         ready = {
             "listen": service.address,
             "port": ECHONET_PORT,

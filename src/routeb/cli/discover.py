@@ -9,6 +9,7 @@ from typing import Any
 
 from routeb.bridge.discovery import DiscoveredNode, discover
 from routeb.cli._common import run, setup_logging
+from routeb.errors import ConfigError, ListenError
 
 __all__ = ["register"]
 
@@ -36,7 +37,9 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds to listen (2)")
     parser.add_argument("--json", action="store_true", help="one JSON object per node")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)"
+    )
     parser.set_defaults(handler=_handle)
 
 
@@ -72,14 +75,22 @@ def describe(node: DiscoveredNode) -> list[str]:
 
 
 async def _discover(args: argparse.Namespace) -> int:
+    if not args.timeout > 0:
+        raise ConfigError("--timeout", "must be a number of seconds > 0")
     family = socket.AF_INET6 if args.ipv6 or ":" in args.bind else socket.AF_INET
-    nodes = await discover(
-        bind=args.bind,
-        family=family,
-        interface=args.interface,
-        timeout=args.timeout,
-        targets=args.targets,
-    )
+    try:
+        nodes = await discover(
+            bind=args.bind,
+            family=family,
+            interface=args.interface,
+            timeout=args.timeout,
+            targets=args.targets,
+        )
+    except socket.gaierror as exc:
+        given = " ".join(args.targets) or args.bind or args.interface
+        raise ConfigError("ADDRESS", f"{given}: {exc.strerror}") from None
+    except OSError as exc:
+        raise ListenError.from_os_error("--bind", f"{args.bind or '*'}:3610", exc) from None
     if args.json:
         for node in nodes:
             print(json.dumps(node.to_json()))

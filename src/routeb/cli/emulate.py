@@ -1,9 +1,11 @@
-"""`routeb emulate`: a Wi-SUN module and smart meter on a pty (and TCP), for any B-route client.
+"""`routeb emulate`: a Wi-SUN module and smart meter(s) on a pty (and TCP), for any B-route client.
 
 Prints exactly one JSON line when ready, e.g.
 ``{"serial": "/dev/pts/7", "tcp": "socket://127.0.0.1:40123", "dialect": "bp35a1"}``,
-then runs until SIGINT/SIGTERM. With ``--udp ADDRESS`` the meter is also an ECHONET Lite node
-on ADDRESS:3610 and the line gains ``"udp": "ADDRESS"`` (docs/bridge.md).
+then runs until SIGINT/SIGTERM. ``--dialect j11`` serves a ROHM J11 module instead of a SKSTACK
+one. With ``--udp ADDRESS`` the meter is also an ECHONET Lite node on ADDRESS:3610 and the line
+gains ``"udp": "ADDRESS"`` (docs/bridge.md); with ``--meters N`` it lists each meter's MAC,
+channel and PAN ID under ``"meters"``.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from routeb.config import validate_password, validate_rbid
 from routeb.emulator.app import (
     DEFAULT_ID,
     DEFAULT_PASSWORD,
+    DIALECTS,
     FAULTS,
+    J11,
+    MAX_METERS,
     Emulator,
     EmulatorOptions,
     parse_faults,
 )
 from routeb.emulator.profile import load_profile
-from routeb.errors import ConfigError
+from routeb.errors import ConfigError, ListenError
 from routeb.skstack.events import Dialect
 
 __all__ = ["register"]
@@ -38,23 +43,62 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "emulate",
         help="run an emulated Wi-SUN module and smart meter on a pty",
-        description="Serve an emulated SKSTACK IP module with a smart meter behind it. "
+        description="Serve an emulated Wi-SUN module (SKSTACK IP text, or ROHM J11 binary with "
+        "--dialect j11) with one or more smart meters behind it. "
         f"Without --id/--password the meter uses ID {DEFAULT_ID} and password "
-        f"{DEFAULT_PASSWORD[:2]}… (see docs/emulator.md).",
+        f"{DEFAULT_PASSWORD} (the emulator's own, not a secret; see docs/emulator.md).",
     )
-    parser.add_argument("--dialect", choices=[d.value for d in Dialect], default="bp35a1")
-    parser.add_argument("--id", help="the meter's B-route ID (32 characters)")
-    parser.add_argument("--password", help="the meter's B-route password (12 characters)")
+    parser.add_argument(
+        "--dialect",
+        choices=list(DIALECTS),
+        default="bp35a1",
+        help="which module to be: bp35a1 (also RL7023 Stick-D/IPS), bp35c2 (BP35C0/C2, "
+        "RS-WSUHA-P), rl7023 (Tessera), j11 (ROHM J11 binary); default bp35a1",
+    )
+    parser.add_argument(
+        "--id", help=f"the meter's B-route ID, 32 letters and digits (default {DEFAULT_ID})"
+    )
+    parser.add_argument(
+        "--password",
+        help=f"the meter's B-route password, 12 characters (default {DEFAULT_PASSWORD})",
+    )
     parser.add_argument(
         "--time-scale", type=float, default=1.0, help="multiply every delay (0.01 = 100× faster)"
     )
     parser.add_argument(
         "--clock-speed", type=float, default=1.0, help="how fast the meter's clock runs"
     )
-    parser.add_argument("--tcp", type=int, metavar="PORT", help="also serve socket:// on PORT")
+    parser.add_argument(
+        "--tcp", type=int, metavar="PORT", help="also serve socket:// on PORT (0 = any free port)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the household model")
     parser.add_argument(
-        "--profile", type=Path, help="meter profile TOML (docs/emulator-profile.md)"
+        "--radio-seed",
+        type=int,
+        help="seed of the module's delays and losses (default: a new one every run)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        action="append",
+        default=[],
+        help="meter profile TOML (docs/emulator-profile.md); once per meter with --meters",
+    )
+    parser.add_argument(
+        "--meters",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"N meters (1..{MAX_METERS}) on different channels around the module",
+    )
+    parser.add_argument(
+        "--uart-latency",
+        type=float,
+        metavar="MS",
+        help="the adapter's latency timer in ms (default 16, FTDI; 1 with --dialect j11)",
+    )
+    parser.add_argument(
+        "--uart-chunk", type=int, metavar="BYTES", help="cut every burst into pieces this long"
     )
     parser.add_argument(
         "--fault", action="append", default=[], metavar="NAME[=VALUE]", help=fault_help
@@ -89,9 +133,26 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
     )
     if not args.time_scale >= 0:
         raise ConfigError("--time-scale", "must be >= 0")
-    profile = load_profile(args.profile, overrides={"seed": args.seed}) if args.profile else None
+    if not args.clock_speed > 0:
+        raise ConfigError("--clock-speed", "must be > 0")
+    if args.tcp is not None and not 0 <= args.tcp <= 65535:
+        raise ConfigError("--tcp", f"port {args.tcp} is out of range (0..65535)")
+    if not 1 <= args.meters <= MAX_METERS:
+        raise ConfigError("--meters", f"must be 1..{MAX_METERS}, got {args.meters}")
+    if len(args.profile) > args.meters:
+        raise ConfigError(
+            "--profile", f"given {len(args.profile)} times for {args.meters} meter(s)"
+        )
+    if args.uart_latency is not None and not args.uart_latency >= 0:
+        raise ConfigError("--uart-latency", "must be >= 0")
+    if args.uart_chunk is not None and args.uart_chunk < 1:
+        raise ConfigError("--uart-chunk", "must be at least 1")
+    profiles = tuple(
+        load_profile(path, overrides={"seed": args.seed + index})
+        for index, path in enumerate(args.profile)
+    )
     options = EmulatorOptions(
-        dialect=Dialect(args.dialect),
+        dialect=J11 if args.dialect == J11 else Dialect(args.dialect),
         rbid=rbid,
         password=password,
         time_scale=args.time_scale,
@@ -101,9 +162,14 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
         link=args.link,
         log=args.log,
         udp=args.udp,
+        meters=args.meters,
+        profiles=profiles,
+        radio_seed=args.radio_seed,
+        uart_latency=None if args.uart_latency is None else args.uart_latency / 1000,
+        uart_chunk=args.uart_chunk,
     )
-    if profile is not None:
-        options = replace(options, profile=profile)
+    if profiles:
+        options = replace(options, profile=profiles[0])
     else:
         options = replace(options, profile=replace(options.profile, seed=args.seed))
     options = parse_faults(args.fault, options)
@@ -115,7 +181,15 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
 async def _emulate(args: argparse.Namespace) -> int:
     options = _options(args)
     emulator = Emulator(options)
-    ready = await emulator.start()
+    try:
+        ready = await emulator.start()
+    except OSError as exc:
+        await emulator.close()
+        if args.tcp is not None and args.udp is None:
+            raise ListenError.from_os_error("--tcp", f"127.0.0.1:{args.tcp}", exc) from None
+        if args.udp is not None and args.tcp is None:
+            raise ListenError.from_os_error("--udp", f"{args.udp}:3610", exc) from None
+        raise ListenError.from_os_error("--tcp / --udp", "their addresses", exc) from None
     print(json.dumps(ready), flush=True)
     try:
         await until_signalled()

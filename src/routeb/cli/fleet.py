@@ -8,7 +8,13 @@ import os
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from routeb.cli._common import setup_logging
+from routeb.cli._common import (
+    jst_day,
+    postgres_error,
+    register_url_secret,
+    run,
+    setup_logging,
+)
 from routeb.storage.times import JST
 
 __all__ = ["register"]
@@ -27,12 +33,12 @@ def register(sub: Any) -> None:
     what = parser.add_subparsers(dest="query", metavar="QUERY", required=True)
     what.add_parser("latest", help="per site and meter, the newest instantaneous reading")
     gaps = what.add_parser("completeness", help="missing 30-minute slots per meter per JST day")
-    gaps.add_argument("--from", dest="first", type=date.fromisoformat, help="first JST day")
-    gaps.add_argument("--to", dest="last", type=date.fromisoformat, help="last JST day")
+    gaps.add_argument("--from", dest="first", type=jst_day, help="first JST day")
+    gaps.add_argument("--to", dest="last", type=jst_day, help="last JST day")
     gaps.add_argument("--incomplete", action="store_true", help="only days with gaps")
     total = what.add_parser("totals", help="fleet-wide energy per 30 minutes")
-    total.add_argument("--from", dest="first", type=date.fromisoformat, help="first JST day")
-    total.add_argument("--to", dest="last", type=date.fromisoformat, help="last JST day")
+    total.add_argument("--from", dest="first", type=jst_day, help="first JST day")
+    total.add_argument("--to", dest="last", type=jst_day, help="last JST day")
     parser.set_defaults(handler=_handle)
 
 
@@ -44,11 +50,27 @@ def _days(args: argparse.Namespace) -> tuple[date, date]:
 
 def _handle(args: argparse.Namespace) -> int:
     setup_logging(0)
-    from routeb.errors import ConfigError  # noqa: PLC0415
+    register_url_secret(args.db)
+
+    async def main() -> int:
+        import psycopg  # noqa: PLC0415 - only the fleet commands need PostgreSQL
+
+        from routeb.errors import ConfigError  # noqa: PLC0415
+        from routeb.fleet.pg import FleetSchemaError  # noqa: PLC0415
+
+        if not args.db:
+            raise ConfigError("--db", "a PostgreSQL connection string is needed")
+        try:
+            return _query(args)
+        except (psycopg.Error, FleetSchemaError) as exc:
+            raise postgres_error(exc) from None
+
+    return run(main)
+
+
+def _query(args: argparse.Namespace) -> int:
     from routeb.fleet import pg, queries  # noqa: PLC0415
 
-    if not args.db:
-        raise ConfigError("--db", "a PostgreSQL connection string is needed")
     rows: list[dict[str, object]] = []
     with pg.connect(args.db) as conn:
         if args.query == "latest":

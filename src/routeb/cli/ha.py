@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from routeb.cli._common import EXIT_AUTH, EXIT_LINK, EXIT_OTHER, run
+from routeb.cli._common import EXIT_AUTH, EXIT_LINK, EXIT_OTHER, jst_day, run
 from routeb.config import load_config
 from routeb.errors import ConfigError
 
@@ -42,16 +42,11 @@ def register(sub: Any) -> None:
         action.add_argument("--config", type=Path, help="config file ([homeassistant], [storage])")
         action.add_argument("--db", type=Path, help="SQLite database (default: [storage] db)")
         action.add_argument("--meter", help="only this meter (default: every meter recorded)")
-        action.add_argument("--from", dest="start", type=_day, help="first day (JST, YYYY-MM-DD)")
-        action.add_argument("--to", dest="end", type=_day, help="last day, inclusive (JST)")
+        action.add_argument(
+            "--from", dest="start", type=jst_day, help="first day (JST, YYYY-MM-DD)"
+        )
+        action.add_argument("--to", dest="end", type=jst_day, help="last day, inclusive (JST)")
         action.set_defaults(handler=_handle, dry_run=name == "status")
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _handle(args: argparse.Namespace) -> int:

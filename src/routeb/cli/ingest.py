@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Final
 
-from routeb.cli._common import run, setup_logging
+from routeb.cli._common import postgres_error, register_url_secret, run, setup_logging
 from routeb.fleet.schema import DEFAULT_LIMITS
 
 __all__ = ["register"]
@@ -52,7 +52,12 @@ def register(sub: Any) -> None:
         "--mqtt", default="mqtt://127.0.0.1:1883", help="mqtt[s]://[user:pass@]host:port"
     )
     parser.add_argument("--ca-file", help="CA bundle for mqtts://")
-    parser.add_argument("--base-topic", default="routeb-fleet")
+    parser.add_argument(
+        "--base-topic",
+        default="routeb-fleet",
+        help="the sites' [fleet] base_topic: messages under <base>/v1/<site>/<meter> "
+        "(default routeb-fleet)",
+    )
     parser.add_argument("--group", default="routeb-ingest", help="shared subscription group")
     parser.add_argument("--worker", help="stable client id of this worker (default: host name)")
     parser.add_argument("--max-rows", type=int, default=20_000, help="readings per batch")
@@ -72,7 +77,13 @@ def register(sub: Any) -> None:
             help=f"{text} (default {default})",
         )
     parser.add_argument("--migrate", action="store_true", help="apply schema migrations and exit")
-    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging on stderr: -v each batch, -vv debugging",
+    )
     parser.set_defaults(handler=_handle)
 
 
@@ -93,29 +104,43 @@ def _bounded(kind: type[int] | type[float], low: float, high: float) -> Callable
 
 def _handle(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
+    register_url_secret(args.db)
+    register_url_secret(args.mqtt)
     return run(lambda: _main(args))
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from routeb.errors import ConfigError  # noqa: PLC0415
+    import psycopg  # noqa: PLC0415 - only the fleet commands need PostgreSQL
+
+    from routeb.config import parse_listen  # noqa: PLC0415
+    from routeb.errors import ConfigError, ListenError  # noqa: PLC0415
     from routeb.fleet import pg  # noqa: PLC0415
+    from routeb.fleet.pg import FleetSchemaError  # noqa: PLC0415
+    from routeb.fleet.settings import FleetSettings, parse_url  # noqa: PLC0415
 
     if not args.db:
         raise ConfigError("--db", "a PostgreSQL connection string is needed")
+    if args.max_rows < 1:
+        raise ConfigError("--max-rows", "must be at least 1")
+    if not args.max_delay > 0:
+        raise ConfigError("--max-delay", "must be > 0")
+    parse_url(args.mqtt, "--mqtt")
+    address = parse_listen(args.listen, "--listen") if args.listen else None
     if args.migrate:
 
         def migrate() -> int:
             with pg.connect(args.db) as conn:
                 return pg.migrate(conn)
 
-        version = await asyncio.to_thread(migrate)
+        try:
+            version = await asyncio.to_thread(migrate)
+        except (psycopg.Error, FleetSchemaError) as exc:
+            raise postgres_error(exc) from None
         print(f"fleet schema at version {version}")
         return 0
 
     from routeb.fleet.ingest import IngestOptions, IngestWorker, serve_metrics  # noqa: PLC0415
     from routeb.fleet.schema import MessageLimits  # noqa: PLC0415
-    from routeb.fleet.settings import FleetSettings  # noqa: PLC0415
-    from routeb.web.server import parse_listen  # noqa: PLC0415
 
     options = IngestOptions(
         dsn=args.db,
@@ -128,10 +153,16 @@ async def _main(args: argparse.Namespace) -> int:
         limits=MessageLimits(**{name: getattr(args, name) for _, name, *_ in _LIMITS}),
     )
     worker = IngestWorker(options)
-    if args.listen:
-        host, port = parse_listen(args.listen)
-        async with await serve_metrics(worker.metrics, host, port):
+    try:
+        if address is not None:
+            try:
+                metrics = await serve_metrics(worker.metrics, *address)
+            except ListenError as exc:
+                raise ListenError("--listen", exc.address, exc.reason) from None
+            async with metrics:
+                await worker.run()
+        else:
             await worker.run()
-    else:
-        await worker.run()
+    except (psycopg.Error, FleetSchemaError) as exc:
+        raise postgres_error(exc) from None
     return 0

@@ -1,6 +1,10 @@
 """`routeb init`: interactive setup — pick the device, enter the credentials (hidden), try a
 scan and a join, and write the config (mode 0600). An access token for the dashboard is
-generated and shown once."""
+generated and shown once.
+
+A mistyped ID or password is asked for again. The file is written by a TOML writer
+(tomli-w), so every character the validation accepts reads back unchanged; the scan cache of
+the test join goes to the state directory (``--state-dir``, ``ROUTEB_STATE_DIR``)."""
 
 from __future__ import annotations
 
@@ -9,25 +13,58 @@ import getpass
 import glob
 import os
 import secrets
+import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from routeb.cli._common import register_secret, run, setup_logging
-from routeb.collector.links import open_wisun
-from routeb.config import default_config_path, default_state_dir, validate_password, validate_rbid
-from routeb.driver.session import SessionSettings
+import tomli_w
+
+from routeb._redact import Secret
+from routeb.cli._common import (
+    Settings,
+    add_verbosity_args,
+    connect,
+    register_secret,
+    run,
+    setup_logging,
+)
+from routeb.cli.progress import progress
+from routeb.config import (
+    DEFAULT_LISTEN,
+    Config,
+    default_config_path,
+    parse_document,
+    validate_password,
+    validate_rbid,
+    with_overrides,
+)
 from routeb.errors import ConfigError, RouteBError
 
-__all__ = ["register", "serial_candidates"]
+__all__ = ["config_text", "register", "serial_candidates"]
+
+# How often a mistyped answer is asked for again before init gives up.
+ATTEMPTS: Final = 3
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "init", help="interactive setup: device, credentials, test join, config file"
+        "init",
+        help="interactive setup: device, credentials, test join, config file",
+        description="Asks for the device, the B-route ID (32 characters) and password (12) from "
+        "your utility's letter, tries a scan and a join, and writes the config file (mode 0600) "
+        "that every other command reads.",
     )
     parser.add_argument("--config", type=Path, help="where to write (default: platform config)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing config")
     parser.add_argument("--skip-test", action="store_true", help="do not try to join the meter")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the test join keeps its scan cache (or ROUTEB_STATE_DIR)",
+    )
+    add_verbosity_args(parser)
     parser.set_defaults(handler=_handle)
 
 
@@ -38,14 +75,64 @@ def serial_candidates() -> list[str]:
     return by_id + [p for p in plain if p not in {os.path.realpath(b) for b in by_id}]
 
 
+def config_text(rbid: Secret, password: Secret, device: str, token: str) -> str:
+    """The file ``routeb init`` writes: TOML from a TOML writer, so it always reads back."""
+    document = {
+        "meter": {"id": rbid.reveal(), "password": password.reveal(), "device": device},
+        "http": {"listen": DEFAULT_LISTEN, "token": token},
+    }
+    return (
+        "# written by `routeb init`; every key: docs/configuration.md\n"
+        "# http.token is needed only when listening beyond 127.0.0.1\n" + tomli_w.dumps(document)
+    )
+
+
 def _ask(prompt: str, default: str | None = None) -> str:
     suffix = f" [{default}]" if default else ""
-    answer = input(f"{prompt}{suffix}: ").strip()
+    try:
+        answer = input(f"{prompt}{suffix}: ").strip()
+    except EOFError:
+        print()  # end the prompt's line
+        raise ConfigError("routeb init", "no answer (standard input ended)") from None
     return answer or (default or "")
 
 
+def _ask_until_valid(ask: Callable[[], str], check: Callable[[str], Secret]) -> Secret:
+    """Ask again after a mistake (up to ATTEMPTS times), saying what was wrong."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            answer = ask()
+        except EOFError:
+            print()  # end the prompt's line
+            raise ConfigError("routeb init", "no answer (standard input ended)") from None
+        try:
+            return check(answer)
+        except ConfigError as exc:
+            if attempt == ATTEMPTS:
+                raise
+            print(f"  {exc} — please try again ({ATTEMPTS - attempt} more)", file=sys.stderr)
+    raise AssertionError("unreachable")
+
+
+def _choose_device(devices: list[str]) -> str:
+    for attempt in range(1, ATTEMPTS + 1):
+        choice = _ask("Device (number, path or socket://host:port)", "1" if devices else None)
+        if choice.isdigit():
+            if 0 < int(choice) <= len(devices):
+                return devices[int(choice) - 1]
+            problem = f"there is no device number {choice}"
+        elif choice:
+            return choice
+        else:
+            problem = "no device given"
+        if attempt == ATTEMPTS:
+            raise ConfigError("meter.device", problem)
+        print(f"  {problem} — please try again", file=sys.stderr)
+    raise AssertionError("unreachable")
+
+
 def _handle(args: argparse.Namespace) -> int:
-    setup_logging(0)
+    setup_logging(args.verbose)
     return run(lambda: _init(args))
 
 
@@ -53,50 +140,61 @@ async def _init(args: argparse.Namespace) -> int:
     path: Path = args.config or default_config_path()
     if path.exists() and not args.force:  # noqa: ASYNC240 - one stat before any IO starts
         raise ConfigError(str(path), "already exists (use --force to replace it)")
+    if not path.parent.is_dir() and path.parent.exists():
+        raise ConfigError("--config", f"{path.parent} is not a directory")
+    # The state directory as every other command finds it: --state-dir > ROUTEB_STATE_DIR > default.
+    base: Config = with_overrides(
+        parse_document(Config, "", env=os.environ), state_dir=args.state_dir
+    )
     devices = serial_candidates()
     print("Serial devices:" if devices else "No serial devices found (is the dongle plugged in?)")
     for index, device in enumerate(devices, start=1):
         print(f"  {index}. {device}")
-    choice = _ask("Device (number, path or socket://host:port)", "1" if devices else None)
-    device = (
-        devices[int(choice) - 1]
-        if choice.isdigit() and 0 < int(choice) <= len(devices)
-        else (choice)
+    device = _choose_device(devices)
+    rbid = _ask_until_valid(
+        lambda: getpass.getpass("B-route ID (32 characters, hidden): "),
+        lambda text: validate_rbid(text, "B-route ID"),
     )
-    if not device:
-        raise ConfigError("meter.device", "no device given")
-    rbid = validate_rbid(getpass.getpass("B-route ID (32 characters, hidden): "), "meter.id")
     register_secret(rbid)
-    password = validate_password(getpass.getpass("B-route password (12, hidden): "))
-    register_secret(password)
-    state_dir = default_state_dir()
-    if not args.skip_test:
-        print("Scanning and joining (up to two minutes)…")
-        try:
-            async with open_wisun(
-                device, rbid, password, state_dir=state_dir, session_settings=SessionSettings()
-            ) as link:
-                power = (await link.reader.read([0xE7]))[0xE7].value
-                print(f"Joined. The meter reads {power} W now.")
-        except RouteBError as exc:
-            print(f"The test failed: {exc}\nThe config is written anyway; run `routeb doctor`.")
-    token = secrets.token_urlsafe(24)
-    text = (
-        "# written by `routeb init`; every key: docs/configuration.md\n"
-        "[meter]\n"
-        f'id = "{rbid.reveal()}"\n'
-        f'password = "{password.reveal()}"\n'
-        f'device = "{device}"\n\n'
-        "[http]\n"
-        'listen = "127.0.0.1:8610"\n'
-        f'token = "{token}"  # needed only when listening beyond 127.0.0.1\n'
+    password = _ask_until_valid(
+        lambda: getpass.getpass("B-route password (12 characters, hidden): "),
+        lambda text: validate_password(text, "B-route password"),
     )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+    register_secret(password)
+    if not args.skip_test:
+        await _test_join(args, base, device, rbid, password)
+    token = secrets.token_urlsafe(24)
+    _write_private(path, config_text(rbid, password, device, token))
     print(f"Wrote {path} (mode 0600).")
     print(f"Dashboard access token (shown once; it is in the config): {token}")
     print("Next: `routeb run`, then open http://127.0.0.1:8610")
     return 0
+
+
+async def _test_join(
+    args: argparse.Namespace, base: Config, device: str, rbid: Secret, password: Secret
+) -> None:
+    settings = Settings(base, rbid, password, device, None, base.meter.state_dir)
+    print("Scanning and joining (up to two minutes)…")
+    try:
+        with progress(quiet=args.quiet, device=device) as shown:
+            async with connect(settings, progress=shown) as link:
+                shown.stage("reading the power (0xE7)")
+                power = (await link.reader.read([0xE7]))[0xE7].value
+        print(f"Joined. The meter reads {power} W now.")
+    except RouteBError as exc:
+        print(f"The test failed: {exc}\nThe config is written anyway; run `routeb doctor`.")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600, atomically (never a half-written config)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

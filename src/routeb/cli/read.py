@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from routeb.cli._common import add_connection_args, connect, load_settings, run, setup_logging
+from routeb.cli._common import (
+    CREDENTIALS_HELP,
+    add_connection_args,
+    connect,
+    load_settings,
+    run,
+    setup_logging,
+)
+from routeb.cli.progress import progress
 from routeb.echonet.describe import describe_value, dumps, property_json
 from routeb.echonet.smartmeter import SMART_METER_PROPERTIES, lookup_property
 from routeb.errors import UsageError
@@ -20,10 +28,15 @@ def register(sub: Any) -> None:
         help="read properties from the meter (default: power, currents, energy)",
         description="Connect to the meter (cached scan first) and read properties. "
         "Properties are EPCs (0xE7, e7) or names (instantaneous_power); 'all' reads every "
-        "property the meter offers.",
+        "property the meter offers. " + CREDENTIALS_HELP,
     )
     add_connection_args(parser)
-    parser.add_argument("properties", nargs="*", metavar="EPC", help="what to read")
+    parser.add_argument(
+        "properties",
+        nargs="*",
+        metavar="EPC",
+        help="what to read: EPCs or names (default: power, currents, energy); 'all'",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.set_defaults(handler=_handle)
 
@@ -74,15 +87,19 @@ async def _read(args: argparse.Namespace) -> int:
         or "all" in args.properties
         or any(SMART_METER_PROPERTIES[e].scaled for e in requested)
     )
-    async with connect(
-        settings,
-        retry_auth=args.retry_auth,
-        show_identifiers=args.show_identifiers,
-        start_reader=needs_start,
-    ) as link:
-        epcs = _wanted(args.properties, link.reader.info.get_map)
-        readings = await link.reader.read(epcs)
-        scale = link.reader.info.scale if needs_start else None
+    with progress(quiet=args.quiet, device=settings.device) as shown:
+        async with connect(
+            settings,
+            retry_auth=args.retry_auth,
+            show_identifiers=args.show_identifiers,
+            progress=shown,
+            start_reader=needs_start,
+        ) as link:
+            epcs = _wanted(args.properties, link.reader.info.get_map)
+            shown.stage("reading " + ", ".join(f"0x{e:02X}" for e in epcs))
+            readings = await link.reader.read(epcs)
+            scale = link.reader.info.scale if needs_start else None
+            shown.stage(f"read {len(readings)} properties; closing the session (SKTERM)")
     if args.json:
         props = [property_json(r.epc, r.edt, r.value, scale=scale) for r in readings.values()]
         print(dumps({"properties": props}))

@@ -2,7 +2,9 @@
 
 Flags override the config, so with ROUTEB_ID / ROUTEB_PASSWORD / ROUTEB_DEVICE set it runs
 with no config file at all. SIGTERM/SIGINT shut down cleanly (SKTERM, flush, close); SIGHUP
-reloads the configuration (new credentials, intervals) and reconnects.
+reloads the configuration (new credentials, intervals) and reconnects. Under systemd
+(``Type=notify``, docs/service.md) it reports READY once it listens and the database is open,
+its state in STATUS=, and feeds the watchdog only while healthy.
 """
 
 from __future__ import annotations
@@ -18,11 +20,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from routeb import __version__
-from routeb.cli._common import Settings, add_connection_args, load_settings, run, setup_logging
+from routeb.cli._common import (
+    CREDENTIALS_HELP,
+    Settings,
+    add_connection_args,
+    database_path,
+    load_settings,
+    run,
+    setup_logging,
+)
 from routeb.collector.daemon import Collector, CollectorSettings, MeterLink
 from routeb.collector.links import open_lan_link, open_wisun
 from routeb.collector.recording import StoreRecorder
-from routeb.config import Config, with_overrides
+from routeb.config import Config, parse_listen, with_overrides
 from routeb.driver.cache import meter_key
 from routeb.driver.session import SessionSettings
 from routeb.errors import ConfigError
@@ -30,10 +40,12 @@ from routeb.export.mqtt import MqttPublisher, MqttSettings
 from routeb.live import LiveHub, Sink
 from routeb.live.sink import running as running_sinks
 from routeb.meter.client import ClientSettings
-from routeb.storage import AsyncStore, RetentionPolicy
+from routeb.service.notify import Notifier
+from routeb.service.watchdog import Watchdog, store_probe
+from routeb.storage import AsyncStore, RetentionPolicy, StorageError
 from routeb.tariff import load_tariff
 from routeb.web.dashboard import build_dashboard
-from routeb.web.server import HttpServer, build_app, parse_listen
+from routeb.web.server import HttpServer, build_app
 
 if TYPE_CHECKING:
     from routeb.fleet.publisher import FleetPublisher
@@ -50,14 +62,24 @@ def register(sub: Any) -> None:
         "run",
         help="record continuously to SQLite, serve the dashboard and /metrics, publish MQTT",
         description="The daemon: polls the meter on schedule, takes its 30-minute pushes, "
-        "backfills every gap from the meter's history, and records it all.",
+        "backfills every gap from the meter's history, and records it all. "
+        + CREDENTIALS_HELP
+        + " Under systemd: `routeb service unit` (docs/service.md).",
     )
     add_connection_args(parser)
-    parser.add_argument("--db", type=Path, help="SQLite database (default: [storage] db)")
     parser.add_argument(
-        "--listen", help="HTTP HOST:PORT for the dashboard and /metrics (default 127.0.0.1:8610)"
+        "--db",
+        type=Path,
+        help="SQLite database (default: [storage] db, ~/.local/share/routeb/routeb.sqlite3)",
     )
-    parser.add_argument("--log-level", choices=sorted(_LEVELS), help="log verbosity")
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="the dashboard and /metrics (default 127.0.0.1:8610; port 0 = any free port)",
+    )
+    parser.add_argument(
+        "--log-level", choices=sorted(_LEVELS), help="log verbosity (default info; overrides -v)"
+    )
     parser.add_argument("--log-json", action="store_true", help="logs as JSON lines")
     parser.add_argument("--meter-name", help="the meter's key in the database and MQTT topics")
     parser.set_defaults(handler=_handle)
@@ -106,8 +128,11 @@ def _connector(
 
 async def _daemon(args: argparse.Namespace) -> int:
     settings = load_settings(args, need_credentials=not _is_lan(args))
-    config = with_overrides(settings.config, db=args.db, listen=args.listen)
-    host, port = parse_listen(config.http.listen)
+    listen_key = "--listen" if args.listen is not None else "http.listen"
+    config = with_overrides(settings.config, listen=args.listen)
+    host, port = parse_listen(config.http.listen, listen_key)
+    db = database_path(config, args.db)
+    config = with_overrides(config, db=db)
     meter = args.meter_name or ("m" + meter_key(settings.rbid)[:11] if settings.rbid else "lan")
     hub = LiveHub()
     tariff = load_tariff(config.tariff.file) if config.tariff.file else None
@@ -122,11 +147,18 @@ async def _daemon(args: argparse.Namespace) -> int:
         meter=meter,
         host=host,
     )
-    store = AsyncStore(
-        config.storage.db, retention=RetentionPolicy(raw_days=config.storage.retention_days)
-    )
-    await store.open()
-    http = HttpServer(app, host, port)
+    store = AsyncStore(db, retention=RetentionPolicy(raw_days=config.storage.retention_days))
+    try:
+        await store.open()
+    except StorageError as exc:
+        cause = exc.__cause__ or exc
+        raise ConfigError(
+            "--db" if args.db is not None else "storage.db",
+            f"cannot open the database {db}: {cause}",
+        ) from None
+    http = HttpServer(app, host, port, what=listen_key)
+    notifier = Notifier()
+    watchdog = Watchdog(notifier, [("database", store_probe(store))])
     tasks: list[asyncio.Task[None]] = []
     sinks: list[Sink] = []
     fleet: FleetPublisher | None = None
@@ -139,6 +171,9 @@ async def _daemon(args: argparse.Namespace) -> int:
     stack = contextlib.AsyncExitStack()
     try:
         await http.start()
+        tasks.append(asyncio.create_task(watchdog.run(), name="routeb-watchdog"))
+        tasks.append(asyncio.create_task(_report_status(hub, notifier), name="routeb-status"))
+        notifier.ready(f"recording meter {meter} into {db}; waiting for the meter")
         if config.mqtt.enabled:
             mqtt = config.mqtt
             sinks.append(
@@ -186,11 +221,14 @@ async def _daemon(args: argparse.Namespace) -> int:
             if reload.is_set() and not stop.is_set():
                 reload.clear()
                 _LOG.info("SIGHUP: reloading the configuration")
+                notifier.send(RELOADING=1)
                 try:
                     settings = load_settings(args, need_credentials=not _is_lan(args))
                 except ConfigError as exc:
                     _LOG.error("config reload failed, keeping the old one: %s", exc)
+                notifier.ready(f"recording meter {meter} into {db}; configuration reloaded")
     finally:
+        notifier.stopping()
         await stack.aclose()  # each sink stops cleanly (MQTT says offline), then is cancelled
         if fleet is not None and fleet.connected.is_set() and not await fleet.drain(5.0):
             _LOG.warning("fleet: the rest of the outbox is published at the next start")
@@ -199,8 +237,26 @@ async def _daemon(args: argparse.Namespace) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         await http.stop()
         await store.close()
+        notifier.close()
         _LOG.info("routeb run: stopped (session closed, database flushed)")
     return 0
+
+
+async def _report_status(hub: LiveHub, notifier: Notifier) -> None:
+    """STATUS= for `systemctl status`: online, or why not (e.g. credentials rejected)."""
+    if not notifier.enabled:
+        return
+    shown: tuple[bool, str | None] | None = None
+    async for state in hub.updates():
+        now = (state.online, state.down_reason)
+        if now == shown:
+            continue
+        shown = now
+        if state.online:
+            notifier.status(f"meter {state.meter} online")
+        else:
+            why = state.down_detail or state.down_reason or "connecting"
+            notifier.status(f"meter {state.meter} offline: {why}")
 
 
 def _statistics_sinks(config: Config, tariff: Tariff | None) -> list[Sink]:

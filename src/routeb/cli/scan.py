@@ -11,23 +11,30 @@ from rich.console import Console
 from rich.table import Table
 
 from routeb.cli._common import (
+    CREDENTIALS_HELP,
     EXIT_NOT_FOUND,
     add_connection_args,
     load_settings,
     run,
     setup_logging,
 )
-from routeb.driver.session import BRouteSession, ScanProgress, SessionSettings
+from routeb.cli.progress import progress
+from routeb.driver.session import BRouteSession, SessionSettings
+from routeb.errors import ConfigError
 from routeb.skstack.events import PanDescriptor
 
 __all__ = ["register"]
+
+_MAX_DURATION = 14  # protocol.md §D.1 SKSCAN: DURATION 0..14
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "scan",
         help="find meters: channel, PAN ID, MAC, LQI/RSSI, pairing ID",
-        description="Active scan for B-route meters (a few seconds to two minutes).",
+        description="Active scan for B-route meters (a few seconds to two minutes). Your meter "
+        "is the one whose pairing ID matches the last 8 characters of your B-route ID. "
+        + CREDENTIALS_HELP,
     )
     add_connection_args(parser)
     parser.add_argument(
@@ -54,36 +61,22 @@ def _masked_pair(beacon: PanDescriptor, ours: str) -> str:
 
 async def _scan(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    console = Console(stderr=True)
-    status = console.status("scanning…") if console.is_terminal else None
-
-    def progress(p: ScanProgress) -> None:
-        text = (
-            f"scan duration {p.duration}: up to {p.expected_seconds:.0f} s, "
-            f"{len(p.beacons)} beacon(s)"
-        )
-        if status is not None:
-            status.update(text)
-        elif p.done or not p.beacons:
-            print(text, file=sys.stderr)
-
-    session = BRouteSession(
-        settings.device,
-        settings.rbid,
-        settings.password,
-        dialect=settings.dialect,
-        state_dir=settings.state_dir,
-        settings=SessionSettings(show_identifiers=args.show_identifiers),
-        on_scan_progress=progress,
-    )
     durations = args.duration or list(settings.config.meter.scan_durations)
-    if status is not None:
-        status.start()
-    try:
+    for duration in durations:
+        if not 0 <= duration <= _MAX_DURATION:
+            raise ConfigError("--duration", f"{duration} is not a scan duration (0..14)")
+    with progress(quiet=args.quiet, device=settings.device) as shown:
+        session = BRouteSession(
+            settings.device,
+            settings.rbid,
+            settings.password,
+            dialect=settings.dialect,
+            state_dir=settings.state_dir,
+            settings=SessionSettings(show_identifiers=args.show_identifiers),
+            on_scan_progress=shown.on_scan,
+            on_state=shown.on_state,
+        )
         beacons = await session.scan(durations)
-    finally:
-        if status is not None:
-            status.stop()
     ours = session.pairing_id
     if args.json:
         for b in beacons:
@@ -115,9 +108,11 @@ async def _scan(args: argparse.Namespace) -> int:
             )
         Console().print(table)
     if not any(b.pair_id.upper() == ours for b in beacons):
+        others = f" ({len(beacons)} other meter(s) heard)" if beacons else ""
         print(
-            "routeb: no meter answered with your pairing ID: check the distance and antenna, "
-            "and that the B-route service is active",
+            f"routeb: no meter answered with your pairing ID{others}: check the distance and "
+            "antenna, that the B-route service is active, and the B-route ID — the pairing ID "
+            "is its last 8 characters, so a wrong ID finds no meter",
             file=sys.stderr,
         )
         return EXIT_NOT_FOUND

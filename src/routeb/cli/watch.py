@@ -31,10 +31,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from routeb.cli._common import Connection, add_connection_args, connect, load_settings, run
+from routeb.cli._common import (
+    CREDENTIALS_HELP,
+    Connection,
+    add_connection_args,
+    connect,
+    load_settings,
+    run,
+)
 from routeb.cli._common import setup_logging as _setup_logging
+from routeb.cli.progress import Progress, stage_line
 from routeb.collector.links import LanLink
-from routeb.driver.session import ScanProgress
 from routeb.echonet.energy import CumulativeEnergy, usage_between
 from routeb.echonet.smartmeter import FixedTimeEnergy, InstantaneousCurrents, decode_property
 from routeb.errors import RouteBError
@@ -60,7 +67,9 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "watch",
         help="live view: power, currents, energy today, last 30 minutes, link",
-        description="A live terminal view of the meter. q or Ctrl-C to quit.",
+        description="A live terminal view of the meter. q or Ctrl-C to quit. While connecting, "
+        "the view shows the stage (opening the port, scanning channel N of 28, joining …); "
+        "with --json the stage shows on stderr. " + CREDENTIALS_HELP,
     )
     add_connection_args(parser)
     parser.add_argument(
@@ -374,6 +383,18 @@ def _json_line(view: _View, conn: Connection) -> str:
     )
 
 
+class _StagesIntoView(Progress):
+    """The connection's stages shown in the view instead of on stderr."""
+
+    def __init__(self, view: _View, device: str) -> None:
+        super().__init__(sys.stderr, live=False, device=device)
+        self.view = view
+
+    def stage(self, text: str) -> None:
+        super().stage(text)  # logged at INFO (into the view's log handler: shown, not printed)
+        self.view.set_stage(text)
+
+
 class _IntoView(logging.Handler):
     """While the screen is drawn, warnings go into the view, not between its frames."""
 
@@ -454,21 +475,21 @@ async def _watch(args: argparse.Namespace) -> int:
     quit_now = asyncio.Event()
     holder: list[Connection] = []
 
-    def on_scan(progress: ScanProgress) -> None:
-        beacons = len(progress.beacons)
-        if progress.done:
-            view.set_stage(f"joining the meter (PANA), {beacons} beacon(s) heard")
-        else:
-            view.set_stage(
-                f"scanning for the meter (duration {progress.duration}, "
-                f"~{progress.expected_seconds:.0f} s), {beacons} beacon(s)"
-            )
+    # The connection's stages (cli/progress.py): into the view on the screen, else on stderr.
+    stages: Progress = (
+        _StagesIntoView(view, settings.device)
+        if screen
+        else stage_line(quiet=args.quiet, device=settings.device)
+    )
 
     last_frame: list[RenderableType] = []
 
     def frame() -> RenderableType:
         # Drawn by rich's refresh thread: an exception there would stop every later frame.
         try:
+            scanning = stages.scan_text()  # "scanning channel N of 28 …", moving on its own
+            if scanning is not None and view.read_at is None:
+                view.stage = scanning
             last_frame[:] = [_render(view, holder[0] if holder else None, width=console.width)]
         except Exception as exc:
             view.error = f"cannot draw the view: {exc!r}"
@@ -481,22 +502,23 @@ async def _watch(args: argparse.Namespace) -> int:
             quit_now.set()
 
     async def session() -> None:
-        view.set_stage(f"opening {settings.device}")
+        stages.stage(f"opening {settings.device}")
         async with connect(
             settings,
             retry_auth=args.retry_auth,
             show_identifiers=args.show_identifiers,
-            on_scan_progress=on_scan,
+            progress=stages,
             start_reader=False,
         ) as conn:
-            view.set_stage("reading the meter's properties")
+            stages.stage("reading the meter's properties")
             d5_wait = D5_WAIT_LAN if isinstance(conn, LanLink) else D5_WAIT_WISUN
             await conn.reader.start(d5_wait=d5_wait)
             holder.append(conn)
-            view.set_stage("reading today's 30-minute values")
+            stages.stage("reading today's 30-minute values")
             with contextlib.suppress(RouteBError):
                 await _load_today(conn, view)
-            view.set_stage("reading power")
+            stages.stage("reading power")
+            stages.close()
             try:
                 async with asyncio.TaskGroup() as group:
                     group.create_task(_poll(conn, view, interval, energy_every))

@@ -34,6 +34,7 @@ from routeb.echonet.superclass import FaultStatus
 from routeb.errors import AuthenticationError, RouteBError
 from routeb.live import (
     BackfillProgress,
+    Connected,
     EnergyValues,
     InstantValues,
     LinkChanged,
@@ -147,6 +148,14 @@ class MeterLink(Protocol):
 Connector = Callable[[], AbstractAsyncContextManager[MeterLink]]
 
 
+# What the user does after the meter rejected the credentials (docs/run.md, "Credentials").
+LATCHED_NEXT_STEP: Final = (
+    "Check the B-route ID and password against your utility's letter, fix them in the config "
+    "(or ROUTEB_ID / ROUTEB_PASSWORD), then reload with SIGHUP (`systemctl reload routeb`): "
+    "new credentials are tried at once; the same ones only after `routeb run --retry-auth`"
+)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -208,6 +217,7 @@ class Collector:
             try:
                 async with self._connect() as link:
                     delay = self.settings.retry_delay
+                    self._publish(Connected())
                     await self._event("connected", "meter session up")
                     await self._serve(link)
             except Exception as caught:
@@ -215,14 +225,23 @@ class Collector:
                 if isinstance(exc, AuthenticationError):
                     # Latched credentials: never hammer the meter; wait for new ones (SIGHUP).
                     self.latched = str(exc)
-                    self._publish(Offline(LinkSnapshot(state="latched"), str(exc)))
+                    detail = f"{exc}. {LATCHED_NEXT_STEP}"
+                    _LOG.error("meter %s: %s", self.settings.meter, detail)
+                    self._publish(
+                        Offline(LinkSnapshot(state="latched"), "credentials_rejected", detail)
+                    )
                     await self._event("latched", str(exc))
                     await asyncio.Event().wait()
                 if not isinstance(exc, RouteBError):
                     _LOG.error("collector failure, restarting", exc_info=exc)
-                reason = f"{type(exc).__name__}: {exc}"
-                self._publish(Offline(LinkSnapshot(state="down"), reason))
-                await self._event("disconnected", reason)
+                self._publish(
+                    Offline(
+                        LinkSnapshot(state="down"),
+                        "no_connection",
+                        f"{type(exc).__name__}: {exc}; retrying in {delay:g} s",
+                    )
+                )
+                await self._event("disconnected", f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 600.0)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from routeb._redact import Secret
 from routeb.driver.session import BRouteSession, Opener, ScanProgress, SessionSettings
+from routeb.driver.states import SessionState
 from routeb.live import LinkSnapshot
 from routeb.meter.client import ClientSettings, SmartMeterClient
 from routeb.meter.reader import MeterReader
@@ -78,6 +79,7 @@ async def open_wisun(
     session_settings: SessionSettings | None = None,
     client_settings: ClientSettings | None = None,
     on_scan_progress: Callable[[ScanProgress], None] | None = None,
+    on_state: Callable[[SessionState], None] | None = None,
     retry_auth: bool = False,
     start_reader: bool = True,
     opener: Opener | None = None,
@@ -91,6 +93,7 @@ async def open_wisun(
         state_dir=state_dir,
         settings=session_settings,
         on_scan_progress=on_scan_progress,
+        on_state=on_state,
         opener=opener,
     )
     if retry_auth:

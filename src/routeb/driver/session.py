@@ -185,6 +185,7 @@ class BRouteSession:
         settings: SessionSettings | None = None,
         opener: Opener | None = None,
         on_scan_progress: Callable[[ScanProgress], None] | None = None,
+        on_state: Callable[[SessionState], None] | None = None,
     ) -> None:
         self.device = device
         self._rbid = rbid
@@ -196,6 +197,7 @@ class BRouteSession:
         self._key = meter_key(rbid)
         self._opener: Opener = opener or _open_default
         self._on_scan_progress = on_scan_progress
+        self._on_state = on_state  # every state entered (the CLI's stage line on stderr)
         self.state = SessionState.CLOSED
         self.stats = SessionStats()
         self.meter: CachedMeter | None = None
@@ -235,9 +237,12 @@ class BRouteSession:
         target = next_state(self.state, trigger)
         if target is None:
             raise RuntimeError(f"session: {trigger.value} is not allowed in {self.state.value}")
-        if target is not self.state:
+        changed = target is not self.state
+        if changed:
             _LOG.debug("session %s → %s (%s)", self.state.value, target.value, trigger.value)
         self.state = target
+        if changed and self._on_state is not None:
+            self._on_state(target)
         if target is SessionState.READY:
             self._ready.set()
         else:

@@ -3,7 +3,9 @@
 The pty is put in raw mode so bytes pass untouched (binary ERXUDP data, CR-only lines). The
 emulator keeps the slave side open itself so the master never sees EIO between clients. For
 the "device vanishes" fault the pty is closed and, after a pause, a new one is made; a stable
-symlink (``link``) points at the current one, as /dev/serial/by-id does for a real dongle.
+symlink (``link``) points at the current one, as /dev/serial/by-id does for a real dongle, and
+is removed while the device is gone (udev removes the by-id link of an unplugged dongle), so a
+client never reopens a freed pty number that another program may have been given.
 """
 
 from __future__ import annotations
@@ -96,7 +98,11 @@ class PtyEndpoint:
         self._flush()
 
     def close(self) -> None:
-        """Close the pty: the client sees the device disappear."""
+        """Close the pty: the client sees the device disappear, and the link goes with it."""
+        if self._link is not None and self.path:
+            with contextlib.suppress(OSError):
+                if os.readlink(self._link) == self.path:
+                    self._link.unlink()
         if self._master >= 0:
             loop = asyncio.get_running_loop()
             loop.remove_reader(self._master)

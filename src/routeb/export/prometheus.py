@@ -67,6 +67,8 @@ def render(states: Iterable[LiveState], extra: Mapping[str, Number] | None = Non
                 continue
             samples = families[metric.name].samples
             labels = {"meter": state.meter, **dict(metric.labels)}
+            if metric.state_labels is not None:
+                labels |= dict(metric.state_labels(state))
             value = quantity.read(state)
             if metric.breakdown is not None and isinstance(value, Mapping):
                 for key, count in sorted(value.items()):

@@ -291,12 +291,13 @@ def decode(
     if version != SCHEMA_VERSION or type(version) is not int:
         raise MessageError("version", f"unknown schema version {str(version)[:20]!r}")
     ahead = int(now + limits.max_ahead_hours * 3600)
-    oldest = int(now) - limits.max_age_days * DAY
+    # Never before the epoch, however wide the configured window (a negative stamp is garbage).
+    oldest = max(0, int(now) - limits.max_age_days * DAY)
     sent = data.get("sent")
     if sent is not None and (type(sent) not in (int, float) or not oldest <= sent <= ahead):
         raise MessageError("sent", "bad sent")
     ts_readings = ((oldest, ahead, False),)
-    ts_slots = ((int(now) - limits.max_slot_age_days * DAY, ahead, False),)
+    ts_slots = ((max(0, int(now) - limits.max_slot_age_days * DAY), ahead, False),)
     site, meter = _key(data.get("site"), "site"), _key(data.get("meter"), "meter")
     instant, instant_span = _rows(data, "i", ts_readings + _INSTANT_COLS)
     cumulative, cumulative_span = _rows(data, "c", ts_readings + _ENERGY_COLS)

@@ -9,6 +9,7 @@ from routeb.live.quantities import BY_KEY, QUANTITIES, Entity, Metric, Quantity,
 from routeb.live.sink import Sink
 from routeb.live.state import (
     BackfillProgress,
+    Connected,
     EnergyValues,
     InstantValues,
     LinkChanged,
@@ -25,6 +26,7 @@ __all__ = [
     "BY_KEY",
     "QUANTITIES",
     "BackfillProgress",
+    "Connected",
     "EnergyValues",
     "Entity",
     "InstantValues",

@@ -48,6 +48,8 @@ class Metric:
     labels: tuple[tuple[str, str], ...] = ()
     # The value is a mapping (e.g. rejoins by reason): one sample per key under this label.
     breakdown: str | None = None
+    # Labels that depend on the state (routeb_meter_up's ``reason`` while the meter is down).
+    state_labels: Callable[[LiveState], tuple[tuple[str, str], ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,12 @@ def _link(name: str, help_text: str, breakdown: str | None = None) -> Metric:
     return Metric(name, "counter", help_text, breakdown=breakdown)
 
 
+def _down_reason(state: LiveState) -> tuple[tuple[str, str], ...]:
+    if state.online or not state.down_reason:
+        return ()
+    return (("reason", state.down_reason),)
+
+
 _POWER: Final = Entity(device_class="power", state_class="measurement")
 _CURRENT: Final = Entity(device_class="current", state_class="measurement")
 _COUNTER: Final = Entity(device_class="energy", state_class="total_increasing")
@@ -137,7 +145,12 @@ QUANTITIES: Final[tuple[Quantity, ...]] = (
         None,
         "routeb",
         lambda s: s.online,
-        metric=Metric("routeb_meter_up", "gauge", "1 when the meter answered recently"),
+        metric=Metric(
+            "routeb_meter_up",
+            "gauge",
+            "1 when the meter answered recently; 0 with reason (credentials_rejected, …)",
+            state_labels=_down_reason,
+        ),
         in_state=False,
     ),
     Quantity(

@@ -77,7 +77,10 @@ class LiveState:
     backfill_missing: int = 0
     backfill_filled: int = 0
     contract_amperes: int | None = None
-    reason: str | None = None  # why the meter is not live (e.g. credentials refused), if known
+    # Why the meter is not online, as a short code ("credentials_rejected", "no_connection")
+    # for /metrics, and as a sentence saying what to do for the dashboard and STATUS=.
+    down_reason: str | None = None
+    down_detail: str | None = None
 
     @property
     def last_slot_start(self) -> datetime | None:
@@ -104,7 +107,6 @@ class InstantValues:
             current_t_a=self.current_t_a,
             power_at=self.at,
             last_seen=self.at,
-            reason=None,  # the meter answered: whatever was wrong is over
         )
 
 
@@ -169,14 +171,26 @@ class Stale:
 
 @dataclass(frozen=True, slots=True)
 class Offline:
-    """The link is gone (``down``) or latched (bad credentials); ``reason`` says why."""
+    """The link is gone (``down``) or latched (bad credentials), and why (``reason``)."""
 
     link: LinkSnapshot
-    reason: str | None = None
+    reason: str | None = None  # credentials_rejected, no_connection
+    detail: str | None = None  # what happened and what the user does next
 
     def apply(self, state: LiveState) -> LiveState:
         """``state`` offline with this link snapshot and reason."""
-        return replace(state, online=False, link=self.link, reason=self.reason)
+        return replace(
+            state, online=False, link=self.link, down_reason=self.reason, down_detail=self.detail
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A session is up again: whatever kept the meter down is over."""
+
+    def apply(self, state: LiveState) -> LiveState:
+        """``state`` without a down reason."""
+        return replace(state, down_reason=None, down_detail=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +218,8 @@ class BackfillProgress:
 
 
 LiveUpdate = (
-    InstantValues
+    Connected
+    | InstantValues
     | EnergyValues
     | SlotValues
     | MeterHealth

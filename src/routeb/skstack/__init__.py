@@ -2,11 +2,12 @@
 
 Host side: :mod:`.commands` builds command bytes, :class:`OutputParser` turns module output
 into the typed values of :mod:`.events`. Module side (the emulator): :class:`CommandParser`
-turns host bytes into typed commands, and :mod:`.module_side` builds the module's output.
+turns host bytes into typed commands (:mod:`.module_commands`), and :mod:`.module_output`
+builds the module's output. :mod:`.grammar` holds the lexical facts both sides share.
 See docs/skstack.md for the dialects and quirks.
 """
 
-from routeb.skstack import commands, module_side
+from routeb.skstack import commands, module_commands, module_output
 from routeb.skstack.commands import Command
 from routeb.skstack.erxudp import format_erxudp, parse_erxudp_line
 from routeb.skstack.events import (
@@ -27,12 +28,8 @@ from routeb.skstack.events import (
     VersionLine,
     lqi_to_rssi,
 )
-from routeb.skstack.module_side import (
-    BadCommand,
-    CommandParser,
-    ParsedCommand,
-    ll64_address,
-)
+from routeb.skstack.module_commands import BadCommand, CommandParser, ParsedCommand
+from routeb.skstack.module_output import ll64_address
 from routeb.skstack.parser import OutputParser
 
 __all__ = [
@@ -60,6 +57,7 @@ __all__ = [
     "format_erxudp",
     "ll64_address",
     "lqi_to_rssi",
-    "module_side",
+    "module_commands",
+    "module_output",
     "parse_erxudp_line",
 ]

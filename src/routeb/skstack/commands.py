@@ -17,6 +17,25 @@ from typing import Final
 from routeb._redact import MASK, Secret
 from routeb.errors import UsageError
 from routeb.skstack.events import Dialect
+from routeb.skstack.grammar import (
+    ANY_REGISTER,
+    CR,
+    CRLF,
+    MAC_DIGITS,
+    MAX_CHANNEL,
+    MAX_DATALEN,
+    MAX_DURATION,
+    MAX_HANDLE,
+    MAX_PASSWORD,
+    MIN_CHANNEL,
+    RBID_LENGTH,
+    REGISTER_RANGES,
+    SCAN_MODES,
+    SEC_OPTIONS,
+    SIDES,
+    is_hex,
+    normalise_register,
+)
 
 __all__ = [
     "MAX_CHANNEL",
@@ -49,30 +68,11 @@ __all__ = [
     "wuart",
 ]
 
-CRLF: Final = b"\r\n"
-CR: Final = b"\r"
-# §D.1 SKSETRBID: exactly 32 ASCII characters; SKSETPWD: LEN 1..0x20.
-RBID_LENGTH: Final = 32
-MAX_PASSWORD: Final = 32
-# §D.1 SKSCAN: DURATION 0..14; mode 0 ED scan, 2 active with IE (B-route), 3 active without IE.
-MAX_DURATION: Final = 14
-SCAN_MODES: Final = (0, 2, 3)
-# §D.1 SKSENDTO: HANDLE 1..6, SEC 0..2, DATALEN 0001..04D0.
-MAX_HANDLE: Final = 6
-SEC_OPTIONS: Final = (0, 1, 2)
-MAX_SENDTO: Final = 0x04D0
-# §D.3: S02 channel 0x21..0x3C (33..60).
-MIN_CHANNEL: Final = 0x21
-MAX_CHANNEL: Final = 0x3C
-# §D.3 S16: PANA session lifetime 0x3C..0xFFFFFFFF seconds.
-MIN_LIFETIME: Final = 0x3C
-# §D.2 / §D.1: SIDE 0 = B-route (Wi-SUN), 1 = HAN.
-SIDES: Final = (0, 1)
 # §D.1 RUART/WUART: bit 7 = flow control, low bits 0..6 = baud rate code.
 _UART_FLOW: Final = 0x80
 _UART_MAX_BAUD: Final = 6
-_HEX: Final = frozenset("0123456789ABCDEFabcdef")
-MAC_DIGITS: Final = 16
+# §D.1 SKSENDTO DATALEN (the same limit as ERXUDP's, §D.4).
+MAX_SENDTO: Final = MAX_DATALEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +85,6 @@ class Command:
 
     def __repr__(self) -> str:
         return f"Command({self.log_text!r})"
-
-
-def _hex(text: str) -> bool:
-    return bool(text) and set(text) <= _HEX
 
 
 def _simple(*parts: str) -> Command:
@@ -112,7 +108,7 @@ def _address(address: str) -> str:
 
 
 def _mac(mac: str) -> str:
-    if len(mac) != MAC_DIGITS or not _hex(mac):
+    if len(mac) != MAC_DIGITS or not is_hex(mac):
         raise UsageError(f"a MAC address (EUI-64) is 16 hex digits, got {mac!r}")
     return mac.upper()
 
@@ -161,29 +157,6 @@ def skrejoin() -> Command:
     return _simple("SKREJOIN")
 
 
-def normalise_register(register: str) -> str | None:
-    """``S2`` → ``S02``, ``sfe`` → ``SFE``; None when it is not a register name (§D.1 SKSREG)."""
-    name = register.upper()
-    if not (name.startswith("S") and 2 <= len(name) <= 3 and _hex(name[1:])):
-        return None
-    return f"S{int(name[1:], 16):02X}"
-
-
-# §D.3: registers whose values have a documented range; others take 1..8 hex digits.
-_REGISTER_RANGES: Final[dict[str, tuple[int, int, int]]] = {
-    # name: (min, max, digits printed for an int value)
-    "S02": (MIN_CHANNEL, MAX_CHANNEL, 2),
-    "S03": (0, 0xFFFF, 4),
-    "S15": (0, 1, 1),
-    "S16": (MIN_LIFETIME, 0xFFFFFFFF, 1),
-    "S17": (0, 1, 1),
-    "SA0": (0, 1, 1),
-    "SA1": (0, 1, 1),
-    "SFE": (0, 1, 1),
-    "SFF": (0, 1, 1),
-}
-
-
 def sksreg(register: str, value: str | int | None = None) -> Command:
     """``SKSREG Sxx [value]`` (§D.3): read (no value) or write a register.
 
@@ -195,12 +168,12 @@ def sksreg(register: str, value: str | int | None = None) -> Command:
         raise UsageError(f"not a register name: {register!r}")
     if value is None:
         return _simple("SKSREG", register.upper())
-    low, high, digits = _REGISTER_RANGES.get(name, (0, 0xFFFFFFFF, 1))
+    low, high, digits = REGISTER_RANGES.get(name, ANY_REGISTER)
     if isinstance(value, int):
         number = value
         text = f"{value:0{digits}X}"
     else:
-        if not _hex(value) or len(value) > 8:
+        if not is_hex(value) or len(value) > 8:
             raise UsageError(f"register values are 1..8 hex digits, got {value!r}")
         number = int(value, 16)
         text = value.upper()

@@ -19,6 +19,13 @@ from typing import Final
 
 from routeb.errors import SkstackProtocolError, UsageError
 from routeb.skstack.events import UdpReceived
+from routeb.skstack.grammar import (
+    CRLF,
+    HEX_BYTES,
+    HEX_DIGITS,
+    MAC_DIGITS,
+    MAX_DATALEN,
+)
 
 __all__ = [
     "HEADER_LIMIT",
@@ -33,20 +40,14 @@ __all__ = [
 ]
 
 PREFIX: Final = b"ERXUDP "
-CRLF: Final = b"\r\n"
-# §D.1 SKSENDTO: DATALEN 0001..04D0 (1232 bytes = IPv6 minimum MTU 1280 − 40 − 8), so no UDP
-# payload the module can report is longer.
-MAX_DATALEN: Final = 0x04D0
+# grammar.MAX_DATALEN: DATALEN 0001..04D0 (1232 bytes = IPv6 minimum MTU 1280 − 40 − 8), so no
+# UDP payload the module can report is longer.
 # The longest valid header (§D.4 field widths): "ERXUDP" + 2 × 39-char addresses + 2 × 4-digit
 # ports + 16-digit MAC + LQI 2 + SECURED 1 + SIDE 1 + DATALEN 4, with 10 separating spaces =
 # 126 bytes. Anything that has not finished its header after this many bytes is garbage.
 HEADER_LIMIT: Final = 160
 # §D.4: "addresses are 39-char full IPv6 (uppercase, 4-hex groups)".
 IPV6_TEXT_LENGTH: Final = 39
-MAC_DIGITS: Final = 16
-_HEX_BYTES: Final = frozenset(b"0123456789ABCDEFabcdef")
-_HEX_TEXT: Final = frozenset("0123456789ABCDEFabcdef")
-_UPPER_HEX: Final = frozenset("0123456789ABCDEF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +83,11 @@ def is_full_ipv6(text: str) -> bool:
     if len(text) != IPV6_TEXT_LENGTH:
         return False
     groups = text.split(":")
-    return len(groups) == 8 and all(len(g) == 4 and set(g) <= _HEX_TEXT for g in groups)
+    return len(groups) == 8 and all(len(g) == 4 and set(g) <= HEX_DIGITS for g in groups)
 
 
 def _hex_field(token: bytes, width: int, name: str, offset: int) -> int:
-    if len(token) != width or not set(token) <= _HEX_BYTES:
+    if len(token) != width or not set(token) <= HEX_BYTES:
         raise SkstackProtocolError(f"{name} must be {width} hex digits", offset=offset)
     return int(token, 16)
 
@@ -144,7 +145,7 @@ def parse_header(buffer: bytes | bytearray) -> tuple[ErxudpHeader, int] | None:
     if tokens[0][1] != b"ERXUDP":
         raise SkstackProtocolError("not an ERXUDP line", offset=0)
     (o1, sender), (o2, dest), (o3, rport), (o4, lport), (o5, mac) = tokens[1:6]
-    if len(mac) != MAC_DIGITS or not set(mac) <= _HEX_BYTES:
+    if len(mac) != MAC_DIGITS or not set(mac) <= HEX_BYTES:
         raise SkstackProtocolError("SENDERLLA must be 16 hex digits", offset=o5)
     rest = tokens[6:]
     lqi: int | None = None
@@ -175,7 +176,7 @@ def parse_header(buffer: bytes | bytearray) -> tuple[ErxudpHeader, int] | None:
 
 def decode_data(data: bytes | bytearray, length: int, offset: int) -> bytes:
     """DATA without its CRLF: exactly 2 × length hex characters, or exactly length raw bytes."""
-    if length and len(data) == 2 * length and set(data) <= _HEX_BYTES:
+    if length and len(data) == 2 * length and set(data) <= HEX_BYTES:
         return bytes.fromhex(data.decode("ascii"))
     if len(data) == length:
         return bytes(data)
@@ -215,7 +216,7 @@ def format_erxudp(rx: UdpReceived, *, hex_data: bool) -> bytes:
     for name, address in (("sender", rx.sender), ("destination", rx.destination)):
         if not is_full_ipv6(address):
             raise UsageError(f"ERXUDP {name} must be a 39-character IPv6 address: {address!r}")
-    if len(rx.sender_mac) != MAC_DIGITS or not set(rx.sender_mac) <= _HEX_TEXT:
+    if len(rx.sender_mac) != MAC_DIGITS or not set(rx.sender_mac) <= HEX_DIGITS:
         raise UsageError("SENDERLLA is 16 hex digits")
     checks = (
         ("remote_port", rx.remote_port, 0xFFFF),

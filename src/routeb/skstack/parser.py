@@ -46,6 +46,7 @@ from routeb.skstack.events import (
     UnknownLine,
     VersionLine,
 )
+from routeb.skstack.grammar import HEX_DIGITS, is_hex
 
 __all__ = [
     "DEFAULT_MAX_BUFFER",
@@ -82,13 +83,8 @@ _PAN_MAX_LINES: Final = 12
 _PAN_INDENT: Final = "  "  # §D.1: "each field line indented by 2 spaces"
 # §D.1 S0A: the pairing ID is 8 ASCII characters; allow some slack before calling it garbage.
 _PAIR_ID_MAX: Final = 16
-_HEX: Final = frozenset("0123456789ABCDEFabcdef")
 _CR: Final = 0x0D
 _LF: Final = 0x0A
-
-
-def _is_hex(text: str, width: int | None = None) -> bool:
-    return bool(text) and set(text) <= _HEX and (width is None or len(text) == width)
 
 
 class OutputParser:
@@ -318,7 +314,7 @@ def _classify(line: str) -> ModuleOutput | None:
 
 
 def _is_address(text: str) -> bool:
-    if not text or len(text) > 39 or not set(text) <= _HEX | {":"}:
+    if not text or len(text) > 39 or not set(text) <= HEX_DIGITS | {":"}:
         return False
     try:
         ipaddress.IPv6Address(text)
@@ -330,7 +326,7 @@ def _is_address(text: str) -> bool:
 def _event(tokens: list[str]) -> ModuleEvent | None:
     # §D.2: EVENT NUM ADDR [SIDE] [PARAM]; NUM and PARAM two hex digits, SIDE one digit (BP35C2
     # family only, before PARAM). The widths tell SIDE and PARAM apart without a dialect.
-    if not tokens or not _is_hex(tokens[0], 2):
+    if not tokens or not is_hex(tokens[0], 2):
         return None
     number = int(tokens[0], 16)
     if len(tokens) == 1:
@@ -349,7 +345,7 @@ def _event(tokens: list[str]) -> ModuleEvent | None:
             return None
         side = int(extra.pop(0))
     if extra:
-        if len(extra) != 1 or not _is_hex(extra[0], 2):
+        if len(extra) != 1 or not is_hex(extra[0], 2):
             return None
         param = int(extra[0], 16)
     return ModuleEvent(number, address, side, param)
@@ -361,15 +357,15 @@ def _info(tokens: list[str]) -> InfoLine | None:
     if len(tokens) not in (5, 6):
         return None
     ipv6, mac, channel, pan = tokens[:4]
-    if not (_is_address(ipv6) and _is_hex(mac, 16) and _is_hex(channel, 2)):
+    if not (_is_address(ipv6) and is_hex(mac, 16) and is_hex(channel, 2)):
         return None
-    if not _is_hex(pan, 4):
+    if not is_hex(pan, 4):
         return None
     addr16: int | None = None
     side: int | None = None
     last = tokens[4:]
-    if len(last) == 2 or _is_hex(last[0], 4):
-        if not _is_hex(last[0], 4):
+    if len(last) == 2 or is_hex(last[0], 4):
+        if not is_hex(last[0], 4):
             return None
         addr16 = int(last.pop(0), 16)
     if last:
@@ -384,11 +380,11 @@ def _pan_descriptor(fields: dict[str, str]) -> ModuleOutput:
     address, lqi, pair_id = fields["address"], fields["lqi"], fields["pair_id"]
     side = fields.get("side")
     valid = (
-        _is_hex(channel, 2)
-        and _is_hex(page, 2)
-        and _is_hex(pan_id, 4)
-        and _is_hex(address, 16)
-        and _is_hex(lqi, 2)
+        is_hex(channel, 2)
+        and is_hex(page, 2)
+        and is_hex(pan_id, 4)
+        and is_hex(address, 16)
+        and is_hex(lqi, 2)
         and 0 < len(pair_id) <= _PAIR_ID_MAX
         and " " not in pair_id
         and (side is None or side in ("0", "1"))

@@ -137,16 +137,22 @@ class _Writer:
                     self.commit()
             case _Flush(done):
                 error = self.commit()
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
+                # A waiter that gave up (cancelled) must not kill this thread.
+                with contextlib.suppress(InvalidStateError):
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
             case _Call(fn, done):
                 self.commit()
+                if not done.set_running_or_notify_cancel():
+                    return False  # the caller gave up before its turn came
                 try:
-                    done.set_result(fn(self.store))
+                    result = fn(self.store)
                 except BaseException as exc:
                     done.set_exception(exc)
+                else:
+                    done.set_result(result)
             case _Stop(done):
                 error = self.commit()
                 self.store.close()

@@ -219,7 +219,7 @@ async def _live(
     reference = state.last_seen or state.power_at
     age = None if reference is None else (now - reference).total_seconds()
     known = ctx.hub.get(meter) is not None  # the collector has said something about it
-    if known and state.reason is None and live_status(state, age, ctx.stale_after_s) != "live":
+    if known and state.down_detail is None and live_status(state, age, ctx.stale_after_s) != "live":
 
         def newest(store: SqliteStore) -> str | None:
             for event in reversed(store.events(meter, now - timedelta(days=7), now + SLOT)):

@@ -153,7 +153,7 @@ def state_json(
     """A LiveState as the API shows it, with the server's clock and how old the data is.
 
     ``status`` is :func:`live_status`; ``stale`` is true unless it is ``live`` or
-    ``recovering``; ``reason`` says why it is not ``live`` (the live state's own, else
+    ``recovering``; ``reason`` says why it is not ``live`` (the live state's down_detail, else
     ``reason``). Values are null (unavailable), never zero, when unknown.
     """
     reference = state.last_seen or state.power_at
@@ -166,7 +166,7 @@ def state_json(
         "meter": state.meter,
         "server_time": iso(now),
         "status": status,
-        "reason": None if status == "live" else (state.reason or reason),
+        "reason": None if status == "live" else (state.down_detail or reason),
         "online": state.online,
         "stale": status not in {"live", "recovering"},
         "stale_after_s": stale_after_s,

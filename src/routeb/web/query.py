@@ -91,7 +91,11 @@ def parse_instant(text: str, name: str, *, end: bool = False) -> datetime:
         ) from None
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=JST)
-    _check_day(value.astimezone(JST).date(), name)
+    try:
+        local = value.astimezone(JST)
+    except OverflowError:  # 0001-01-01T08:59+09:00 is before datetime.min in UTC
+        raise BadRequest(f"{name}: {text!r} is outside {MIN_DATE} … {MAX_DATE}") from None
+    _check_day(local.date(), name)
     return value
 
 
@@ -143,6 +147,7 @@ def month_or_day(query: Mapping[str, str], name: str, *, end: bool = False) -> s
     except ValueError:
         message = f"{name}: expected a month YYYY-MM or a date YYYY-MM-DD, got {value!r}"
         raise BadRequest(message) from None
+    _check_day(first, name)  # 9999-12 is a 400, not an overflow past the calendar
     if not end:
         return first.isoformat()
     following = (first + timedelta(days=32)).replace(day=1)

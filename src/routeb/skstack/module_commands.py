@@ -1,6 +1,6 @@
-"""The module side (used by the emulator): host bytes → commands, and the module's output.
+"""The module side of SKSTACK IP, input: host bytes → typed commands (used by the emulator).
 
-Input. ``CommandParser(dialect).feed(data)`` returns typed commands (:data:`ParsedCommand`) or
+``CommandParser(dialect).feed(data)`` returns typed commands (:data:`ParsedCommand`) or
 :class:`BadCommand`, which carries the FAIL code a real module answers (§D.0): ER04 unknown
 command, ER05 wrong number of arguments (e.g. a fourth SKSCAN argument on a BP35A1), ER06 an
 argument out of range or badly formatted, ER09 an overlong or undecodable line (?: inferred
@@ -8,11 +8,8 @@ from "UART input error"). It sits on :class:`CommandFramer`, which only splits t
 lines end in CRLF, or in CR alone (ROPT/WOPT/RUART/WUART, §D.0, and hosts that send CR only);
 SKSENDTO carries DATALEN raw bytes right after its header and no line end (§D.1) — the CRLF
 some hosts add after the payload (NODE-WRB) is a blank line, and blank lines are ignored.
-
-Output. ``ok``, ``fail``, ``event``, ``epandesc``, ``einfo``, ``ever``, ``eappver``, ``esreg``,
-``ll64_line``, ``echo`` and ``erxudp`` return the exact bytes real modules print (§D.1–§D.5),
-in the dialect asked for; :class:`routeb.skstack.parser.OutputParser` parses all of them.
-Sans-IO, bounded and total, like the host side.
+Its mirror on the host side is :mod:`routeb.skstack.commands`; the module's output is built by
+:mod:`routeb.skstack.module_output`. Sans-IO, bounded and total, like the host side.
 """
 
 from __future__ import annotations
@@ -22,24 +19,32 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
 from routeb._redact import Secret, redact_line
-from routeb.errors import UsageError
-from routeb.skstack.commands import (
-    MAX_CHANNEL,
+from routeb.skstack.events import Dialect
+from routeb.skstack.grammar import (
+    ANY_REGISTER,
+    HEX_DIGITS,
+    MAC_DIGITS,
+    MAX_DATALEN,
     MAX_DURATION,
     MAX_HANDLE,
     MAX_PASSWORD,
-    MAX_SENDTO,
-    MIN_CHANNEL,
-    MIN_LIFETIME,
     RBID_LENGTH,
+    REGISTER_RANGES,
     SCAN_MODES,
     SEC_OPTIONS,
+    is_hex,
     normalise_register,
 )
-from routeb.skstack.erxudp import format_erxudp, is_full_ipv6
-from routeb.skstack.events import Dialect, UdpReceived
 
 __all__ = [
+    "CR_ONLY_COMMANDS",
+    "ER_ARGUMENTS",
+    "ER_FAILED",
+    "ER_RANGE",
+    "ER_UART",
+    "ER_UNSUPPORTED",
+    "MAX_LINE",
+    "SENDTO_HEADER_LIMIT",
     "AddNeighbourCommand",
     "BadCommand",
     "BareCommand",
@@ -56,28 +61,12 @@ __all__ = [
     "SetRouteBId",
     "WriteOptCommand",
     "WriteUartCommand",
-    "eappver",
-    "echo",
-    "einfo",
-    "epandesc",
-    "erxudp",
-    "esreg",
-    "event",
-    "ever",
-    "fail",
-    "ll64_address",
-    "ll64_line",
-    "ok",
     "parse_command",
 ]
 
-CRLF: Final = b"\r\n"
-CR: Final = b"\r"
 # The longest B-route command is SKADDNBR (66 characters); the module's own line buffer is not
 # documented, so accept generously but bounded.
 MAX_LINE: Final = 512
-# §D.1 SKSENDTO: DATALEN 0001..04D0.
-MAX_DATALEN: Final = MAX_SENDTO
 # "SKSENDTO" + HANDLE + 39-char address + PORT + SEC + SIDE + DATALEN with spaces = 66 bytes.
 SENDTO_HEADER_LIMIT: Final = 96
 _SENDTO: Final = b"SKSENDTO "
@@ -89,14 +78,8 @@ ER_ARGUMENTS: Final = 5
 ER_RANGE: Final = 6
 ER_UART: Final = 9
 ER_FAILED: Final = 10
-_HEX: Final = frozenset("0123456789ABCDEFabcdef")
 _CR: Final = 0x0D
 _LF: Final = 0x0A
-MAC_DIGITS: Final = 16
-
-
-def _is_hex(text: str, width: int | None = None) -> bool:
-    return bool(text) and set(text) <= _HEX and (width is None or len(text) == width)
 
 
 # --- framing -------------------------------------------------------------------------------------
@@ -208,20 +191,20 @@ class CommandFramer:
             tokens.append(token_bytes.decode("ascii"))
             pos = space + 1
             count = len(tokens)
-            if count == 5 and self.dialect.has_side and _is_hex(tokens[4], 4):
+            if count == 5 and self.dialect.has_side and is_hex(tokens[4], 4):
                 # A BP35A1-style header sent to a BP35C2: SIDE missing. DATALEN is known, so
                 # skip the payload and stay in step.
                 return self._skip_payload(pos, tokens, ER_ARGUMENTS)
             if count == 5 and not self.dialect.has_side and len(tokens[4]) == 1:
                 continue  # maybe a BP35C2-style header (with SIDE) sent to a BP35A1: look on
             if count == 6 and not self.dialect.has_side:
-                if _is_hex(tokens[5], 4):
+                if is_hex(tokens[5], 4):
                     return self._skip_payload(pos, tokens, ER_ARGUMENTS)
                 return self._bad_length(pos, tokens)
             if count == wanted:
                 break
         length_text = tokens[-1]
-        if not _is_hex(length_text, 4):
+        if not is_hex(length_text, 4):
             return self._bad_length(pos, tokens)
         length = int(length_text, 16)
         if not 1 <= length <= MAX_DATALEN:
@@ -459,18 +442,6 @@ _BARE: Final = frozenset(
         "RUART",
     }
 )
-# §D.3 registers with a documented range (others: any 1..8 hex digits).
-_REGISTER_RANGES: Final[dict[str, tuple[int, int]]] = {
-    "S02": (MIN_CHANNEL, MAX_CHANNEL),
-    "S03": (0, 0xFFFF),
-    "S15": (0, 1),
-    "S16": (MIN_LIFETIME, 0xFFFFFFFF),
-    "S17": (0, 1),
-    "SA0": (0, 1),
-    "SA1": (0, 1),
-    "SFE": (0, 1),
-    "SFF": (0, 1),
-}
 
 
 def _count(args: tuple[str, ...], *allowed: int) -> None:
@@ -479,7 +450,7 @@ def _count(args: tuple[str, ...], *allowed: int) -> None:
 
 
 def _hex_arg(text: str, name: str, *, width: int | None = None, low: int = 0, high: int) -> int:
-    if not _is_hex(text) or (width is not None and len(text) != width) or len(text) > 8:
+    if not is_hex(text) or (width is not None and len(text) != width) or len(text) > 8:
         raise _Reject(ER_RANGE, f"{name} must be hex")
     value = int(text, 16)
     if not low <= value <= high:
@@ -488,7 +459,7 @@ def _hex_arg(text: str, name: str, *, width: int | None = None, low: int = 0, hi
 
 
 def _address_arg(text: str) -> str:
-    if not text or len(text) > 39 or not set(text) <= _HEX | {":"}:
+    if not text or len(text) > 39 or not set(text) <= HEX_DIGITS | {":"}:
         raise _Reject(ER_RANGE, "not an IPv6 address")
     try:
         return ipaddress.IPv6Address(text).exploded.upper()
@@ -497,7 +468,7 @@ def _address_arg(text: str) -> str:
 
 
 def _mac_arg(text: str) -> str:
-    if not _is_hex(text, MAC_DIGITS):
+    if not is_hex(text, MAC_DIGITS):
         raise _Reject(ER_RANGE, "a MAC address is 16 hex digits")
     return text.upper()
 
@@ -520,7 +491,7 @@ def _typed(cmd: CommandLine, dialect: Dialect) -> ParsedCommand:
             raise _Reject(ER_RANGE, "not a register name")
         if len(args) == 1:
             return RegisterCommand(register, line=line)
-        low, high = _REGISTER_RANGES.get(register, (0, 0xFFFFFFFF))
+        low, high, _ = REGISTER_RANGES.get(register, ANY_REGISTER)
         _hex_arg(args[1], register, low=low, high=high)
         return RegisterCommand(register, args[1].upper(), line=line)
     if name == "SKSETPWD":
@@ -607,170 +578,3 @@ class CommandParser:
     def feed(self, data: bytes) -> list[ParsedCommand | BadCommand]:
         """Every command ``data`` completes, in order."""
         return [parse_command(line, self.dialect) for line in self._framer.feed(data)]
-
-
-# --- output builders -----------------------------------------------------------------------------
-
-
-def _end(cr_only: bool) -> bytes:
-    return CR if cr_only else CRLF
-
-
-def _text(text: str, what: str) -> str:
-    if not (text.isascii() and text.isprintable()):
-        raise UsageError(f"{what} must be printable ASCII: {text!r}")
-    return text
-
-
-def _byte(value: int, what: str, top: int = 0xFF) -> int:
-    if not 0 <= value <= top:
-        raise UsageError(f"{what} is 0..{top}, got {value!r}")
-    return value
-
-
-def _full_address(address: str) -> str:
-    """Any IPv6 text in the form modules print: 39 characters, uppercase (§D.4)."""
-    if is_full_ipv6(address):
-        return address
-    if not address.isascii() or "%" in address:
-        raise UsageError(f"not an IPv6 address: {address!r}")
-    try:
-        return ipaddress.IPv6Address(address).exploded.upper()
-    except ValueError:
-        raise UsageError(f"not an IPv6 address: {address!r}") from None
-
-
-def ok(text: str = "", *, cr_only: bool = False) -> bytes:
-    """``OK`` / ``OK <text>``; CR only after ROPT/WOPT/RUART/WUART (§D.0)."""
-    line = f"OK {_text(text, 'OK text')}" if text else "OK"
-    return line.encode("ascii") + _end(cr_only)
-
-
-def fail(code: int, *, cr_only: bool = False) -> bytes:
-    """``FAIL ERxx`` (§D.0), two decimal digits."""
-    return f"FAIL ER{_byte(code, 'FAIL code', 99):02d}".encode("ascii") + _end(cr_only)
-
-
-def event(
-    number: int, address: str, dialect: Dialect, *, side: int = 0, param: int | None = None
-) -> bytes:
-    """``EVENT NUM ADDR [SIDE] [PARAM]`` (§D.2): SIDE only on BP35C2-family modules.
-
-    ``address`` is printed in the 39-character form; an empty one prints ``EVENT C0`` style
-    (the wake-up event has none, §D.2). Text that is no IPv6 address (an emulator echoing what a
-    host typed) is printed as given, so a bad host argument cannot crash the emulator.
-    """
-    parts = [f"EVENT {_byte(number, 'EVENT number'):02X}"]
-    if address:
-        try:
-            parts.append(_full_address(address))
-        except UsageError:
-            if " " in _text(address, "address"):
-                raise
-            parts.append(address)
-        if dialect.has_side:
-            parts.append(str(_byte(side, "SIDE", 1)))
-    if param is not None:
-        parts.append(f"{_byte(param, 'EVENT param'):02X}")
-    return " ".join(parts).encode("ascii") + CRLF
-
-
-def epandesc(
-    channel: int,
-    pan_id: int,
-    address: str,
-    lqi: int,
-    pair_id: str,
-    dialect: Dialect,
-    *,
-    side: int = 0,
-    channel_page: int = 9,
-) -> bytes:
-    """The EPANDESC block (§D.1): field lines indented by two spaces, Side on BP35C2 only."""
-    if not _is_hex(address, MAC_DIGITS):
-        raise UsageError("Addr is the meter's MAC, 16 hex digits")
-    if not pair_id or " " in _text(pair_id, "PairID"):
-        raise UsageError("PairID is one word")
-    lines = [
-        "EPANDESC",
-        f"  Channel:{_byte(channel, 'channel'):02X}",
-        f"  Channel Page:{_byte(channel_page, 'channel page'):02X}",
-        f"  Pan ID:{_byte(pan_id, 'PAN ID', 0xFFFF):04X}",
-        f"  Addr:{address}",
-        f"  LQI:{_byte(lqi, 'LQI'):02X}",
-    ]
-    if dialect.has_side:
-        lines.append(f"  Side:{_byte(side, 'SIDE', 1)}")
-    lines.append(f"  PairID:{pair_id}")
-    return "".join(f"{line}\r\n" for line in lines).encode("ascii")
-
-
-def einfo(
-    ipv6: str,
-    mac: str,
-    channel: int,
-    pan_id: int,
-    dialect: Dialect,
-    *,
-    side: int = 0,
-    addr16: int = 0xFFFE,
-) -> bytes:
-    """``EINFO`` (§D.1 SKINFO): ADDR16 (FFFE) last on BP35A1, SIDE last on BP35C2."""
-    if not _is_hex(mac, MAC_DIGITS):
-        raise UsageError("ADDR64 is 16 hex digits")
-    last = (
-        str(_byte(side, "SIDE", 1))
-        if dialect.has_side
-        else f"{_byte(addr16, 'ADDR16', 0xFFFF):04X}"
-    )
-    head = f"EINFO {_full_address(ipv6)} {mac} {_byte(channel, 'channel'):02X}"
-    return f"{head} {_byte(pan_id, 'PAN ID', 0xFFFF):04X} {last}\r\n".encode("ascii")
-
-
-def _version(kind: str, version: str) -> bytes:
-    if not version or " " in _text(version, kind):
-        raise UsageError(f"{kind} takes one word")
-    return f"{kind} {version}\r\n".encode("ascii")
-
-
-def ever(version: str) -> bytes:
-    """``EVER <version>`` (§D.1 SKVER), e.g. ``1.2.10`` (BP35A1) or ``1.5.2`` (BP35C2)."""
-    return _version("EVER", version)
-
-
-def eappver(version: str) -> bytes:
-    """``EAPPVER <version>`` (§D.1 SKAPPVER), e.g. ``rev26e``."""
-    return _version("EAPPVER", version)
-
-
-def esreg(value: str) -> bytes:
-    """``ESREG <value>`` answering ``SKSREG Sxx`` (§D.1)."""
-    if not value or " " in _text(value, "ESREG value"):
-        raise UsageError("ESREG takes one word")
-    return f"ESREG {value}\r\n".encode("ascii")
-
-
-def ll64_address(mac: str) -> str:
-    """SKLL64 (§D.1): FE80::/64 + the MAC with the U/L bit (0x02 of byte 0) flipped, 39 chars."""
-    if not _is_hex(mac, MAC_DIGITS):
-        raise UsageError(f"a MAC address (EUI-64) is 16 hex digits, got {mac!r}")
-    raw = bytearray(bytes.fromhex(mac))
-    raw[0] ^= 0x02
-    groups = ["FE80", "0000", "0000", "0000"] + [raw[i : i + 2].hex().upper() for i in (0, 2, 4, 6)]
-    return ":".join(groups)
-
-
-def ll64_line(mac: str) -> bytes:
-    """The whole SKLL64 answer: the address line alone, no OK (§D.1)."""
-    return ll64_address(mac).encode("ascii") + CRLF
-
-
-def echo(command: CommandLine | ParsedCommand | BadCommand) -> bytes:
-    """The echo of a command with SFE = 1 (§D.0): the line, or SKSENDTO's header, plus CRLF."""
-    text = command.text if isinstance(command, CommandLine) else command.line
-    return text.encode("ascii", "replace") + CRLF
-
-
-def erxudp(rx: UdpReceived, *, hex_data: bool) -> bytes:
-    """An ERXUDP line (§D.4); see :func:`routeb.skstack.erxudp.format_erxudp`."""
-    return format_erxudp(rx, hex_data=hex_data)

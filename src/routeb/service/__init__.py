@@ -1,0 +1,1 @@
+"""Running under a service manager: the sd_notify client, the health watchdog, the unit file."""
