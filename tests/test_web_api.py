@@ -241,6 +241,7 @@ async def test_meter_info_and_events(dash: Running) -> None:
         ("/api/v1/daily?from=2000-01-01&to=2026-01-01", "longer than"),
         ("/api/v1/monthly?from=2026-13", "expected a month YYYY-MM"),
         ("/api/v1/cost?to=2026-00", "expected a month YYYY-MM"),
+        ("/api/v1/cost?to=9999-12", "is outside"),
         ("/api/v1/cost?group=week", "expected one of"),
         ("/api/v1/cost?from=2024-01-01&to=2026-01-01", "longer than"),
         ("/api/v1/cost?from=2026-01-01&to=2026-05-01&group=day", "at most"),
