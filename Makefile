@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test servers lint typecheck unit fuzz asan bench clean
+.PHONY: demo test servers lint typecheck unit fuzz asan bench clean screenshots
 
 # setup.py builds the codec's optional C fast paths (src/routeb/echonet/_speedups.c) in place.
 $(STAMP): pyproject.toml setup.py src/routeb/echonet/_speedups.c scripts/bootstrap-venv.sh
@@ -49,6 +49,11 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py --homes 300 --hours 2
 	$(PY) bench/api.py
 	$(PY) bench/footprint.py --minutes 10
+
+# Every dashboard page in ja/en × phone/desktop × light/dark over a seeded solar household.
+SCREENS ?= artifacts/screens
+screenshots: $(STAMP)
+	$(PY) scripts/screenshots.py $(SCREENS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
