@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test servers lint typecheck unit fuzz bench soak clean
+.PHONY: demo test servers lint typecheck unit fuzz bench soak clean screenshots
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	sh scripts/bootstrap-venv.sh $(VENV)
@@ -48,6 +48,11 @@ bench: $(STAMP)
 # routeb run through 90 simulated days against the emulator (about 50 minutes).
 soak: $(STAMP)
 	$(PY) bench/soak.py --days 90 --speed 3600
+
+# Every dashboard page in ja/en × phone/desktop × light/dark over a seeded solar household.
+SCREENS ?= artifacts/screens
+screenshots: $(STAMP)
+	$(PY) scripts/screenshots.py $(SCREENS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

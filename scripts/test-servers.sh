@@ -1,14 +1,16 @@
 #!/bin/sh
 # The real servers the tests start on loopback: Mosquitto (MQTT), PostgreSQL (fleet store),
-# InfluxDB 1.x and VictoriaMetrics (the InfluxDB sink) and Chromium (dashboard, driven by
-# Playwright). Install the missing ones with apt when we can (root or sudo), else say how.
-# Nothing is started here: the tests start their own instances.
+# InfluxDB 1.x and VictoriaMetrics (the InfluxDB sink), Chromium (dashboard, driven by
+# Playwright) and tmux (a real terminal for `routeb watch`). Install the missing ones with apt
+# when we can (root or sudo), else say how. Nothing is started here: the tests start their own
+# instances.
 set -eu
 need=""
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$need mosquitto"
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
     need="$need postgresql"
 [ -x /usr/bin/chromium ] || need="$need chromium"
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
 # InfluxDB 1.x and VictoriaMetrics (the InfluxDB sink's line protocol, 1.x and 2.x endpoints).
 [ -x /usr/bin/influxd ] || need="$need influxdb"
 [ -x /usr/bin/victoria-metrics ] || need="$need victoria-metrics"

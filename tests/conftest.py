@@ -22,12 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from routeb.config import environment_variables
 from tests import write_guard
 from tests.servers.homeassistant import HomeAssistant, ha_venv
 from tests.servers.mosquitto import Broker
 from tests.servers.postgres import Postgres
+
+# Speed is measured in bench/, not in tests: a property test on a loaded machine (CI, or
+# several suites at once) must not fail on hypothesis's 200 ms per-example deadline.
+settings.register_profile("routeb", deadline=None)
+settings.load_profile("routeb")
 
 # Loop turns a task that was just cancelled or completed may need to finish.
 _SETTLE_TURNS = 20

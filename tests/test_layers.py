@@ -14,6 +14,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "errors": {"*"},
     "_redact": {"*"},
     "meter_time": {"*"},
+    "_json": {"*"},
     "echonet": {
         "skstack",
         "j11",

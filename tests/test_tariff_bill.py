@@ -40,15 +40,16 @@ def tou() -> Tariff:
 
 
 def daily(start: date, end: date, total: str | Decimal) -> Iterator[HalfHour]:
-    """``total`` kWh over the days of [start, end): an equal whole-0.01 share at 12:00 JST each
-    day, the remainder on the last day (the sum is exactly ``total``)."""
+    """``total`` kWh over every half-hour of [start, end): an equal whole-0.0001 share in each,
+    the remainder in the last one (the sum is exactly ``total``, and every half-hour has a
+    reading, so the fixed charges are those of the days given)."""
     total = D(total)
-    days = (end - start).days
-    share = (total / days).quantize(D("0.01"), rounding="ROUND_DOWN")
-    for i in range(days):
-        kwh = share if i < days - 1 else total - share * (days - 1)
-        day = start + timedelta(days=i)
-        yield HalfHour(datetime(day.year, day.month, day.day, 12, tzinfo=JST), kwh)
+    slots = (end - start).days * 48
+    share = (total / slots).quantize(D("0.0001"), rounding="ROUND_DOWN")
+    first = datetime(start.year, start.month, start.day, tzinfo=JST)
+    for i in range(slots):
+        kwh = share if i < slots - 1 else total - share * (slots - 1)
+        yield HalfHour(first + timedelta(minutes=30 * i), kwh)
 
 
 def at(year: int, month: int, day: int, hour: int, minute: int = 0, *, kwh: str) -> HalfHour:
@@ -215,13 +216,16 @@ def test_feed_in_credit_is_separate_and_floored() -> None:
         HalfHour(datetime(2026, 4, 21, 11, tzinfo=JST), D("0"), D("0.1")),
     ]
     bought = list(daily(start, end, "100"))
-    with_solar = t.bill(bought + sold, start, end)
+    exports = {h.start: h.export_kwh for h in sold}
+    # the same half-hours, now with the energy sold in three of them
+    solar = [HalfHour(h.start, h.import_kwh, exports.get(h.start)) for h in bought]
+    with_solar = t.bill(solar, start, end)
     without = t.bill(bought, start, end)
     assert with_solar.export_kwh == D("12.44")
     assert with_solar.feed_in_credit == D("199")
     assert with_solar.total == without.total
     assert "feed_in" not in amounts(with_solar)
-    unrounded = tiered(rounding={"feed_in": "none"}).bill(bought + sold, start, end)
+    unrounded = tiered(rounding={"feed_in": "none"}).bill(solar, start, end)
     assert unrounded.feed_in_credit == D("199.04")
     # A tariff without [feed_in] pays nothing.
     data_without = tiered().bill(sold, start, end)
@@ -236,20 +240,36 @@ def test_feed_in_credit_is_separate_and_floored() -> None:
     assert no_feed_in.bill(sold, start, end).feed_in_credit == 0
 
 
-def test_missing_half_hours_are_counted() -> None:
-    # Three slots without a reading inside the period, one outside; they cost nothing.
+def test_missing_half_hours_are_counted_and_not_charged() -> None:
+    # Three half-hours of the period without a reading (one outside it): they cost nothing,
+    # and the fixed charge is charged for the 1,437 of 1,440 half-hours that have data.
     t = tiered()
     start, end = date(2026, 4, 15), date(2026, 5, 15)
-    usage = [
-        *daily(start, end, "30"),
-        HalfHour(datetime(2026, 4, 16, 0, tzinfo=JST), None),
-        HalfHour(datetime(2026, 4, 16, 0, 30, tzinfo=JST), None),
-        HalfHour(datetime(2026, 5, 14, 23, 30, tzinfo=JST), None),
-        HalfHour(datetime(2026, 5, 15, 0, 0, tzinfo=JST), None),  # next period
-    ]
+    gaps = {
+        datetime(2026, 4, 16, 0, tzinfo=JST),
+        datetime(2026, 4, 16, 0, 30, tzinfo=JST),
+        datetime(2026, 5, 14, 23, 30, tzinfo=JST),
+    }
+    usage = [HalfHour(h.start, None) if h.start in gaps else h for h in daily(start, end, "30")]
+    usage.append(HalfHour(datetime(2026, 5, 15, 0, 0, tzinfo=JST), None))  # next period
     bill = t.bill(usage, start, end)
     assert bill.missing_slots == 3
-    assert bill.import_kwh == D("30")
+    assert (bill.known_slots, bill.period_slots) == (1437, 1440)
+    assert bill.import_kwh == sum(h.import_kwh for h in usage if h.import_kwh is not None)
+    base = line(bill, "base_charge")
+    assert base.amount == D("933.30")  # 935.25 × 1437 / 1440 = 933.301… → to the sen
+    assert base.label_en == "Base charge (30 A, data for 1,437 of 1,440 half-hours)"
+    assert base.label_ja == "基本料金（30A、30分値 1,437/1,440件分）"
+
+
+def test_no_data_no_charge() -> None:
+    # A period before recording began, or still to come: nothing is charged, not the base.
+    t = tiered()
+    bill = t.bill([], date(2026, 4, 15), date(2026, 5, 15))
+    assert bill.total == 0
+    assert bill.known_slots == 0
+    assert line(bill, "base_charge").amount == 0
+    assert str(line(bill, "base_charge").amount) == "0.00"  # never -0 or 28 digits
 
 
 def test_billing_period_overridden_for_one_month(standard: Tariff) -> None:
@@ -291,26 +311,48 @@ def test_tier_proration_by_days() -> None:
 
 
 def test_partial_period_prorates_base_charge_and_tiers() -> None:
-    # Period 2026-04-15 … 2026-05-12 (27 days); bill the first 10 days [04-15, 04-25), 60 kWh.
+    # Period 2026-04-15 … 2026-05-12 (27 days, 1,296 half-hours); bill the first 10 days
+    # [04-15, 04-25), 480 half-hours with readings, 60 kWh.
     t = tiered(read_days={"2026-05": 12})
     start, end = date(2026, 4, 15), date(2026, 4, 25)
     usage = list(daily(start, end, "60"))
     bill = t.bill(usage, start, end)
     base = line(bill, "base_charge")
-    assert base.amount == D("935.25") * 10 / 27  # 346.388…, not rounded by default
-    assert "10/27 days" in base.label_en
-    # Tier limits × 10/27: 120 → 44.44 kWh, 300 → 111.11 kWh (rounded to 0.01 kWh).
+    assert base.amount == D("346.39")  # 935.25 × 480/1296 = 346.388… → to the sen
+    assert "data for 480 of 1,296 half-hours" in base.label_en
+    assert base.source == "base_charge.30"
+    # Tier limits × 480/1296: 120 → 44.44 kWh, 300 → 111.11 kWh (rounded to 0.01 kWh).
     assert line(bill, "energy_tier_1").quantity == D("44.44")
-    assert line(bill, "energy_tier_1").amount == D("1324.3120")  # 44.44 × 29.80
-    assert line(bill, "energy_tier_2").amount == D("566.3840")  # 15.56 × 36.40
+    assert line(bill, "energy_tier_1").amount == D("1324.31")  # 44.44 × 29.80 = 1324.312
+    assert line(bill, "energy_tier_2").amount == D("566.38")  # 15.56 × 36.40 = 566.384
+    assert line(bill, "energy_tier_2").source == "energy_rate[2].price"
     # The fuel month and fiscal year are those of the whole period (last day 2026-05-11).
     assert line(bill, "fuel_adjustment").amount == D("-57")  # 60 × −0.95 = −57.00
+    assert line(bill, "fuel_adjustment").source == "fuel_adjustment.2026-05"
     assert line(bill, "renewable_surcharge").amount == D("238")  # 60 × 3.98 = 238.80 → 238
-    # floor(346.3889 + 1324.312 + 566.384 − 57 + 238) = floor(2418.0849) = 2418
+    assert line(bill, "renewable_surcharge").source == "renewable_surcharge.2026"
+    # floor(346.39 + 1324.31 + 566.38 − 57 + 238) = floor(2418.08) = 2418
     assert bill.total == D("2418")
     # energy_cost: the same energy-related lines before rounding, no base charge:
     # 1324.312 + 566.384 − 57.00 + 238.80 = 2072.496
     assert t.energy_cost(usage) == D("2072.496")
+
+
+def test_today_at_two_in_the_morning_is_not_a_whole_day_of_base_charge() -> None:
+    # 4 half-hours of 2026-04-20 (00:00–02:00), 0.2 kWh each, in a 30-day period (1,440):
+    # base 935.25 × 4/1440 = 2.60, tier 1 limit 120 × 4/1440 = 0.33 kWh.
+    t = tiered()
+    usage = [
+        HalfHour(datetime(2026, 4, 20, tzinfo=JST) + timedelta(minutes=30 * i), D("0.2"))
+        for i in range(4)
+    ]
+    bill = t.bill(usage, date(2026, 4, 20), date(2026, 4, 21))
+    assert line(bill, "base_charge").amount == D("2.60")
+    assert line(bill, "energy_tier_1").quantity == D("0.33")
+    assert line(bill, "energy_tier_2").quantity == D("0.47")
+    # floor(2.60 + 0.33 × 29.80 + 0.47 × 36.40 + floor(0.8 × −1.23) + floor(0.8 × 3.98))
+    # = floor(2.60 + 9.83 + 17.11 − 1 + 3) = floor(31.54) = 31
+    assert bill.total == D("31")
 
 
 def test_fiscal_year_boundary_inside_one_period() -> None:
@@ -350,14 +392,26 @@ def test_fuel_adjustment_month_start_or_end() -> None:
 
 
 def test_missing_rates_policy() -> None:
-    # No fuel price for 2026-07: "latest" uses 2026-05's (−0.95); "zero" uses 0; "error" raises.
+    # No fuel price for 2026-07. By default the price is said to be missing and the amount is
+    # left out — never another month's price guessed; "latest" (asked for) uses 2026-05's
+    # (−0.95) and says so; "zero" uses 0 and says so; "error" raises.
     start, end = date(2026, 6, 15), date(2026, 7, 15)
     usage = list(daily(start, end, "100"))
-    latest = tiered().bill(usage, start, end)
+    omitted = tiered().bill(usage, start, end)
+    fuel = line(omitted, "fuel_adjustment")
+    assert (fuel.amount, fuel.unit_price, fuel.source) == (0, None, None)
+    assert fuel.missing_price is True
+    assert omitted.missing_prices == ("fuel_adjustment",)
+    assert "no price in the tariff file" in fuel.label_en
+    assert "単価が料金ファイルにありません" in fuel.label_ja
+    latest = tiered(missing_rates="latest").bill(usage, start, end)
     assert line(latest, "fuel_adjustment").amount == D("-95")
     assert "price of 2026-05" in line(latest, "fuel_adjustment").label_en
+    assert line(latest, "fuel_adjustment").source == "fuel_adjustment.2026-05"
+    assert latest.missing_prices == ()
     zero = tiered(missing_rates="zero").bill(usage, start, end)
     assert line(zero, "fuel_adjustment").amount == 0
+    assert line(zero, "fuel_adjustment").source == "missing_rates"
     with pytest.raises(UsageError, match="fuel_adjustment"):
         tiered(missing_rates="error").bill(usage, start, end)
 
@@ -374,19 +428,75 @@ def test_kva_base_charge() -> None:
     )
     assert t.contract_kva == 6
     assert t.contract_amperes is None
-    bill = t.bill([], date(2026, 4, 1), date(2026, 5, 1))
+    bill = t.bill(
+        daily(date(2026, 4, 1), date(2026, 5, 1), "0"), date(2026, 4, 1), date(2026, 5, 1)
+    )
     base = line(bill, "base_charge")
     assert (base.quantity, base.unit_price, base.amount) == (D(6), D("311.75"), D("1870.50"))
+    assert (base.unit, base.source) == ("kVA", "base_charge.per_kva")
     assert bill.total == D("1870")  # floor(1870.50)
 
 
 def test_range_over_two_periods_adds_the_parts() -> None:
-    # [2026-04-01, 2026-05-01) crosses the read day 04-15: 14/31 of the March–April period
-    # and 16/30 of the April–May period. No usage: only the base charge.
+    # [2026-04-01, 2026-05-01) crosses the read day 04-15: 14 of the 31 days of the March–April
+    # period and 16 of the 30 of the April–May period, every half-hour recorded, no usage.
     t = tiered()
-    bill = t.bill([], date(2026, 4, 1), date(2026, 5, 1))
-    expected = D("935.25") * 14 / 31 + D("935.25") * 16 / 30
-    assert line(bill, "base_charge").amount == expected
+    bill = t.bill(
+        daily(date(2026, 4, 1), date(2026, 5, 1), "0"), date(2026, 4, 1), date(2026, 5, 1)
+    )
+    # 935.25 × 672/1488 = 422.37 and 935.25 × 768/1440 = 498.80 (each to the sen)
+    assert line(bill, "base_charge").amount == D("422.37") + D("498.80")
+    assert line(bill, "base_charge").label_en == "Base charge"  # two parts: a generic label
     assert len({ln.key for ln in bill.lines}) == len(bill.lines)
-    # 935.25 × 14/31 + 935.25 × 16/30 = 422.371… + 498.8 = 921.171… → floor 921
-    assert bill.total == D("921")
+    assert bill.total == D("921")  # floor(921.17)
+
+
+def test_minimum_charge_and_discounts() -> None:
+    # 従量電灯A-like: 最低料金 522.58 yen covers the first 15 kWh; tiers from 15 kWh; a
+    # discount of 55 yen per bill and one of 0.50 yen per kWh. 100 kWh in a whole period.
+    t = parse_tariff(
+        {
+            "name": "minimum",
+            "read_day": 1,
+            "minimum_charge": {"amount": D("522.58"), "covers_kwh": 15},
+            "energy_rate": [{"up_to": 120, "price": D("20.21")}, {"price": D("25.61")}],
+            "fuel_adjustment": {"2026-04": D("-1.00")},
+            "renewable_surcharge": {"2026": D("3.98")},
+            "discount": [
+                {"name": "Direct debit", "name_ja": "口座振替割引", "per_period": 55},
+                {"name": "Set discount", "name_ja": "セット割", "per_kwh": D("0.50")},
+            ],
+        }
+    )
+    start, end = date(2026, 4, 1), date(2026, 5, 1)
+    bill = t.bill(daily(start, end, "100"), start, end)
+    assert amounts(bill) == {
+        "minimum_charge": D("522.58"),
+        "energy_tier_1": D("1717.85"),  # (100 − 15) × 20.21 = 1717.85
+        "energy_tier_2": D("0"),
+        "fuel_adjustment": D("-100"),
+        "renewable_surcharge": D("398"),
+        "discount_1": D("-55"),
+        "discount_2": D("-50"),  # 100 × −0.50
+    }
+    assert line(bill, "minimum_charge").label_ja == "最低料金（最初の15kWhまで）"
+    assert line(bill, "energy_tier_1").label_ja == "電力量料金 第1段階（15〜120kWh）"
+    assert line(bill, "discount_1").source == "discount[1].per_period"
+    assert line(bill, "discount_2").kind == "discount"
+    # floor(522.58 + 1717.85 − 100 + 398 − 55 − 50) = floor(2433.43)
+    assert bill.total == D("2433")
+    assert bill.energy_cost == D("1717.85") - 100 + 398 - 50
+
+
+def test_period_energy_cost_is_the_whole_periods_energy_lines() -> None:
+    # A running total billed "as a whole period": the tier limits are the period's own.
+    t = tiered()
+    start, end = date(2026, 3, 15), date(2026, 4, 15)
+    # = energy_cost of the whole period's half-hours: 120 × 29.80 + 130 × 36.40 + 250 × (−1.23
+    # + 3.98) = 3576 + 4732 + 687.50 = 8995.50 (before the bill's rounding)
+    assert t.energy_cost(daily(start, end, "250")) == D("8995.50")
+    assert t.period_energy_cost(D("250"), date(2026, 4, 1)) == D("8995.50")
+    # 10 kWh so far is still all in the first tier: 10 × (29.80 − 1.23 + 3.98) = 325.50
+    assert t.period_energy_cost(D("10"), date(2026, 4, 1)) == D("325.50")
+    with pytest.raises(UsageError, match="time of use"):
+        load_tariff(EXAMPLES / "time-of-use.toml").period_energy_cost(D(1), start)

@@ -208,6 +208,28 @@ BAD: list[tuple[str, dict[str, object], str]] = [
         _periods(_DAY, {**_DAY, "price": 31}),
         "period[2].name",
     ),
+    (
+        "minimum and base charge",
+        {**GOOD, "minimum_charge": {"amount": 500, "covers_kwh": 15}},
+        "minimum_charge",
+    ),
+    (
+        "minimum charge without kWh",
+        {**_without(GOOD, "base_charge"), "minimum_charge": {"amount": 500}},
+        "minimum_charge.covers_kwh",
+    ),
+    ("discount without name", {**GOOD, "discount": [{"per_period": 55}]}, "discount[1].name"),
+    (
+        "discount with both amounts",
+        {**GOOD, "discount": [{"name": "x", "per_period": 55, "per_kwh": 1}]},
+        "discount[1]",
+    ),
+    (
+        "negative discount",
+        {**GOOD, "discount": [{"name": "x", "per_kwh": -1}]},
+        "discount[1].per_kwh",
+    ),
+    ("missing_rates typo", {**GOOD, "missing_rates": "guess"}, "missing_rates"),
 ]
 
 
@@ -319,7 +341,7 @@ def test_duplicate_half_hours_count_once() -> None:
 # -- layering: routeb.tariff is pure ---------------------------------------------------------
 
 
-def test_tariff_imports_only_stdlib_errors_and_the_meter_clock() -> None:
+def test_tariff_imports_only_stdlib_errors_the_glossary_and_the_meter_clock() -> None:
     # routeb.meter_time (L0) is constants only: JST and the 30-minute slot.
     forbidden_stdlib = {"asyncio", "socket", "time", "random", "logging", "threading", "os"}
     for path in (ROOT / "src" / "routeb" / "tariff").rglob("*.py"):
@@ -333,7 +355,7 @@ def test_tariff_imports_only_stdlib_errors_and_the_meter_clock() -> None:
             for name in names:
                 top = name.split(".")[0]
                 if top == "routeb":
-                    allowed = {"routeb.errors", "routeb.meter_time"}
+                    allowed = {"routeb.errors", "routeb.glossary", "routeb.meter_time"}
                     assert name in allowed or name.startswith("routeb.tariff"), (
                         f"{path.name} imports {name}"
                     )

@@ -36,6 +36,7 @@ def _days(half_hours: list[HalfHour]) -> list[DayUsage]:
                 sum(imports, Decimal("0.0000")) if imports else None,
                 sum(exports, Decimal("0.0000")) if exports else None,
                 sum(1 for h in items if h.import_kwh is None),
+                len(imports),
             )
         )
     return out

@@ -66,7 +66,9 @@ def test_tou_bill_across_a_weekend(tou: Tariff) -> None:
     bill = tou.bill(usage, start, end)
     got = {ln.key: (ln.quantity, ln.amount) for ln in bill.lines}
     assert got == {
-        "base_charge": (None, D("1247.00")),  # 40 A
+        # 40 A, charged for the 9 of 1,488 half-hours of May that have a reading:
+        # 1247.00 × 9/1488 = 7.542… → 7.54
+        "base_charge": (None, D("7.54")),
         "energy:night": (D("3.0"), D("86.550")),  # (1.0 + 0.5 + 1.0 + 0.5) × 28.85
         "energy:holiday day": (D("3.0"), D("99.600")),  # (2.0 + 1.0) × 33.20
         "energy:day": (D("3.0"), D("127.800")),  # (1.0 + 0.5 + 1.5) × 42.60
@@ -75,8 +77,8 @@ def test_tou_bill_across_a_weekend(tou: Tariff) -> None:
         # FY2026: 9.0 × 3.98 = 35.82 → floor 35
         "renewable_surcharge": (D("9.0"), D("35")),
     }
-    # floor(1247 + 86.55 + 99.60 + 127.80 − 9 + 35) = floor(1586.95) = 1586
-    assert bill.total == D("1586")
+    # floor(7.54 + 86.55 + 99.60 + 127.80 − 9 + 35) = floor(347.49) = 347
+    assert bill.total == D("347")
     labels = {ln.key: ln.label_ja for ln in bill.lines}
     assert labels["energy:night"] == "電力量料金（夜間）"
 
@@ -99,9 +101,9 @@ def test_a_jst_day_has_48_slots_whatever_the_zone_of_the_readings(tou: Tariff) -
     #   8 × 28.85 = 230.80; 16 × 33.20 = 531.20; fuel 24 × −1.50 = −36.00;
     #   renewables 24 × 3.98 = 95.52 → 230.80 + 531.20 − 36.00 + 95.52 = 821.52
     assert tou.energy_cost(usage) == D("821.52")
-    # One day of a 31-day period: base 1247.00 × 1/31 = 40.225…
-    assert bill.lines[0].amount == D("1247.00") / 31
-    # floor(40.2258 + 230.80 + 531.20 + floor(−36.00) + floor(95.52)) = floor(861.2258) = 861
+    # One whole day (48 of 1,488 half-hours): base 1247.00 × 48/1488 = 40.225… → 40.23
+    assert bill.lines[0].amount == D("40.23")
+    # floor(40.23 + 230.80 + 531.20 + floor(−36.00) + floor(95.52)) = floor(861.23) = 861
     assert bill.total == D("861")
 
 

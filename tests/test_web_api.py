@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from routeb.errors import ConfigError
-from routeb.live import LiveHub
+from routeb.live import LinkSnapshot, LiveHub
 from routeb.storage import JST, SqliteStore
 from routeb.tariff import Bill, HalfHour, Tariff, parse_tariff
 from routeb.web.auth import check_bind, session_cookie
@@ -239,7 +239,9 @@ async def test_meter_info_and_events(dash: Running) -> None:
         ("/api/v1/daily?from=2026-05-02&to=2026-05-01", "must not be before"),
         ("/api/v1/daily?from=1999-12-31", "outside"),
         ("/api/v1/daily?from=2000-01-01&to=2026-01-01", "longer than"),
-        ("/api/v1/monthly?from=2026-13", "expected a date"),
+        ("/api/v1/monthly?from=2026-13", "expected a month YYYY-MM"),
+        ("/api/v1/cost?to=2026-00", "expected a month YYYY-MM"),
+        ("/api/v1/cost?to=9999-12", "is outside"),
         ("/api/v1/cost?group=week", "expected one of"),
         ("/api/v1/cost?from=2024-01-01&to=2026-01-01", "longer than"),
         ("/api/v1/cost?from=2026-01-01&to=2026-05-01&group=day", "at most"),
@@ -503,3 +505,97 @@ async def test_tiered_cost_from_day_rollups_equals_the_half_hour_bill(tmp_path: 
                 assert [(ln["key"], ln["amount"]) for ln in bill["lines"]] == [
                     (ln.key, ln.amount) for ln in expected.lines
                 ]
+
+
+# -- issue 19 §1: what a period costs --------------------------------------------------------
+
+
+async def test_cost_charges_only_the_time_with_data_never_the_future(dash: Running) -> None:
+    # Recording began 2026-05-18 00:00; now is 2026-05-20 12:10 (24 half-hours of today over).
+    status, body = await _get(dash, "/api/v1/cost?from=2026-05-01&to=2026-05-31&group=day")
+    assert status == 200
+    bills = {b["from"]: b for b in body["bills"]}  # type: ignore[attr-defined]
+    for day in ("2026-05-01", "2026-05-17", "2026-05-21", "2026-05-31"):
+        # before recording began, or still to come: nothing, not a day of base charge
+        assert bills[day]["total"] == 0, day
+        assert bills[day]["known_slots"] == 0
+    assert bills["2026-05-21"]["expected_slots"] == 0  # the future is not "missing" either
+    # a whole day with data: 1/31 of the base charge (48 of the 1,488 half-hours of May)
+    base = {ln["key"]: ln for ln in bills["2026-05-19"]["lines"]}["base_charge"]
+    assert base["amount"] == Decimal("29.03")  # 900 × 48/1488 = 29.032…
+    assert base["source"] == "base_charge.30"
+    # today at 12:10: 24 half-hours, not a whole day's base charge
+    today = {ln["key"]: ln for ln in bills["2026-05-20"]["lines"]}["base_charge"]
+    assert today["amount"] == Decimal("14.52")  # 900 × 24/1488 = 14.516…
+    assert "24 of 1,488 half-hours" in today["label_en"]
+    assert bills["2026-05-20"]["known_slots"] == 24
+    # the year: months without a single reading cost nothing
+    status, year = await _get(dash, "/api/v1/cost?from=2026-01&to=2026-12&group=month")
+    assert status == 200
+    totals = {b["from"][:7]: b["total"] for b in year["bills"]}  # type: ignore[attr-defined]
+    assert [totals[m] for m in ("2026-01", "2026-02", "2026-03", "2026-04")] == [0, 0, 0, 0]
+    assert [totals[f"2026-{m:02d}"] for m in range(6, 13)] == [0] * 7
+    assert year["total"] == totals["2026-05"]
+
+
+async def test_the_same_month_costs_the_same_in_the_month_and_year_views(dash: Running) -> None:
+    status, month = await _get(dash, "/api/v1/cost?from=2026-05&to=2026-05")
+    assert status == 200, month  # YYYY-MM like /monthly
+    [may] = month["bills"]  # type: ignore[misc]
+    assert (may["from"], may["to"]) == ("2026-05-01", "2026-05-31")
+    _, year = await _get(dash, "/api/v1/cost?from=2026-01&to=2026-12&group=month")
+    [in_year] = [b for b in year["bills"] if b["from"] == "2026-05-01"]  # type: ignore[attr-defined]
+    assert may["total"] == in_year["total"]
+    assert may["lines"] == in_year["lines"]
+    _, billing = await _get(dash, "/api/v1/cost?from=2026-05-20&to=2026-05-20&group=billing")
+    [period] = billing["bills"]  # type: ignore[misc]
+    assert period["total"] == may["total"]  # read_day = 1: the billing period is the month
+    assert billing["tariff"] == "Test plan"
+    assert billing["contract"] == "30 A"
+    assert billing["read_day"] == 1
+
+
+async def test_a_missing_fuel_price_is_said_and_left_out(db: Path) -> None:
+    tariff = parse_tariff(tomllib.loads(TARIFF_TOML + "\n[fuel_adjustment]\n2026-04 = -1.23\n"))
+    async with running_dashboard(db, tariff=tariff, clock=lambda: NOW) as running:
+        _, april = await _get(running, "/api/v1/cost?from=2026-04&to=2026-04")
+        _, may = await _get(running, "/api/v1/cost?from=2026-05&to=2026-05")
+    [bill] = may["bills"]  # type: ignore[misc]
+    fuel = {ln["key"]: ln for ln in bill["lines"]}["fuel_adjustment"]
+    # May has no price: never April's (which would be 45 kWh × −1.23 = −56)
+    assert (fuel["amount"], fuel["unit_price"], fuel["missing_price"]) == (0, None, True)
+    assert "単価が料金ファイルにありません" in fuel["label_ja"]
+    assert bill["missing_prices"] == ["fuel_adjustment", "renewable_surcharge"]  # no FY2026
+    [apr] = april["bills"]  # type: ignore[misc]
+    assert {ln["key"]: ln for ln in apr["lines"]}["fuel_adjustment"]["source"] == (
+        "fuel_adjustment.2026-04"
+    )
+
+
+async def test_live_state_has_one_status_and_a_reason(dash: Running) -> None:
+    _, body = await _get(dash, "/api/v1/latest")
+    assert (body["status"], body["reason"]) == ("live", None)
+    # The link is being rebuilt: the last value is fresh but not live, and the newest
+    # session event says why.
+    dash.hub.publish(
+        live_state(247, NOW - timedelta(seconds=5), link=LinkSnapshot(state="recovering"))
+    )
+    _, body = await _get(dash, "/api/v1/latest")
+    assert body["status"] == "recovering"
+    assert body["stale"] is False
+    assert body["reason"] == "rejoin: reason=timeout"
+    dash.hub.publish(live_state(None, NOW - timedelta(minutes=5), online=False))
+    _, body = await _get(dash, "/api/v1/latest")
+    assert (body["status"], body["stale"]) == ("stale", True)
+    dash.hub.publish(
+        live_state(
+            None,
+            NOW - timedelta(minutes=5),
+            online=False,
+            link=LinkSnapshot(state="latched"),
+            down_detail="authentication failed: check the B-route password",
+        )
+    )
+    _, body = await _get(dash, "/api/v1/latest")
+    assert body["status"] == "latched"
+    assert body["reason"] == "authentication failed: check the B-route password"

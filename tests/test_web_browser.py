@@ -26,7 +26,7 @@ from tests.browser_helpers import (
 skip_without_browser()
 from playwright.async_api import Browser, Page, expect  # noqa: E402
 
-IMPORT_RGB = (0x2F, 0x6F, 0xDF)  # --import in light mode (app.css)
+IMPORT_RGB = (0x1F, 0x5F, 0xCC)  # --import in light mode (app.css)
 
 
 async def _page(browser: Browser, base: str, **options: Any) -> tuple[Page, list[str]]:
@@ -79,7 +79,7 @@ async def test_now_page_follows_the_live_state(browser: Browser, tmp_path: Path)
         power = page.get_by_test_id("power")
         await expect(power).to_have_text("1,234")
         await expect(page.locator("#direction")).to_have_text("Buying")
-        await expect(page.locator("#link-state")).to_have_text("connected")
+        await expect(page.locator("#link-state")).to_have_text("connected")  # "ready", in words
         await expect(page.locator("#current-r")).to_have_text("12.5 A")
         await expect(page.locator("#stale-banner")).to_be_hidden()
         dash.hub.publish(live_state(-2345, _now()))  # solar: selling
@@ -144,7 +144,7 @@ async def test_history_draws_bars_for_a_backfilled_day(browser: Browser, tmp_pat
         await _shot(page, "history-day")
         # the month view of the same data
         await page.select_option("#hist-view", "month")
-        await expect(page.locator("#hist-title")).to_contain_text(yesterday[:8] + "01")
+        await expect(page.locator("#hist-title")).to_contain_text(f"{int(yesterday[5:7])}/1 – ")
         await _shot(page, "history-month")
         assert foreign == []
 
@@ -197,7 +197,8 @@ async def test_japanese_dark_phone(browser: Browser, tmp_path: Path) -> None:
         await expect(page.get_by_test_id("today-energy")).not_to_have_text("—")
         await expect(page.locator("#today-chart canvas")).to_have_count(1)
         await expect(page.locator("#today-sold-card")).to_be_visible()
-        await expect(page.locator("#today-cost")).to_contain_text("￥")  # ja-JP yen sign
+        # amounts as Japanese bills write them: 1,234円
+        await expect(page.locator("#today-cost")).to_contain_text("円")
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390  # no sideways scrolling on a phone
         await _shot(page, "today-ja-dark-phone")

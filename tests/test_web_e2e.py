@@ -97,8 +97,15 @@ async def test_now_page_follows_the_emulated_meter_then_goes_stale(
         else:
             pytest.fail(f"the Now page kept showing {first} W")
         await expect(page.locator("#stale-banner")).to_be_hidden()
+        await expect(page.locator("#link-state")).to_have_text("connected")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "e2e-now-live.png"), full_page=True)
+        # The Meter page shows the maker code the meter answers to 0x8A (it showed "—").
+        meter_page = await browser.new_page(locale="en-US", timezone_id="Asia/Tokyo")
+        await meter_page.goto(dash.base + "/meter")
+        maker = f"0x{emulator.meter.profile.maker_code:06X}"
+        await expect(meter_page.locator("#meter-info")).to_contain_text(maker, timeout=10_000)
+        await meter_page.close()
         # The meter stops answering: the page says so instead of showing an old value.
         emulator.module.faults = ModuleFaults(drop=1.0)
         await expect(page.locator("#stale-banner")).to_be_visible(timeout=30_000)

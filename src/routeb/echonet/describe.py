@@ -11,7 +11,6 @@ JSON numbers keep a Decimal's exact digits (:func:`dumps`).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -19,6 +18,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
+from routeb._json import SPACED
+from routeb._json import dumps as _dumps
 from routeb.echonet.energy import CumulativeEnergy, EnergyScale, EnergyUnit
 from routeb.echonet.frame import EOJ, ESV, Format2Frame, Frame, Property
 from routeb.echonet.objects import NODE_PROFILE_CLASS, SMART_METER_CLASS
@@ -61,17 +62,8 @@ _EPC_UNIT: Final = 0xE1
 
 
 def dumps(obj: object) -> str:
-    """JSON where Decimals are numbers written with their exact digits (json cannot)."""
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return json.dumps(obj, ensure_ascii=False)
-    if isinstance(obj, Decimal):
-        return format(obj, "f") if obj.is_finite() else "null"
-    if isinstance(obj, Mapping):
-        items = (f"{json.dumps(str(k), ensure_ascii=False)}: {dumps(v)}" for k, v in obj.items())
-        return "{" + ", ".join(items) + "}"
-    if isinstance(obj, list | tuple):
-        return "[" + ", ".join(dumps(v) for v in obj) + "]"
-    return json.dumps(str(obj), ensure_ascii=False)
+    """JSON where Decimals are numbers written with their exact digits (routeb._json)."""
+    return _dumps(obj, separators=SPACED)
 
 
 def _when(value: datetime | date | time | None) -> str | None:

@@ -12,7 +12,7 @@ of a whole period add up to the bill's energy lines exactly.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from routeb.storage.model import Slot, e4_to_kwh
@@ -22,7 +22,6 @@ from routeb.tariff import JST, HalfHour, Tariff
 __all__ = ["hourly_costs"]
 
 _HOUR = 3600
-_LAST_SLOT = time(23, 30)
 
 
 def _complete_hours(slots: Iterable[Slot]) -> list[tuple[int, Decimal, Decimal]]:
@@ -53,20 +52,16 @@ def hourly_costs(tariff: Tariff, slots: Iterable[Slot]) -> dict[int, Decimal]:
             costs[hour] = tariff.energy_cost(pair)
         return costs
     period: tuple[date, date] | None = None
-    edges: list[HalfHour] = []
     bought = before = Decimal(0)
     for hour, a, b in hours:
         day = from_epoch(hour).astimezone(JST).date()
         if period is None or not period[0] <= day < period[1]:
             period = tariff.billing_period(day)
-            first = datetime.combine(period[0], time(), JST)
-            last = datetime.combine(period[1] - timedelta(days=1), _LAST_SLOT, JST)
-            edges = [HalfHour(first, Decimal(0)), HalfHour(last, Decimal(0))]
             bought = before = Decimal(0)
         bought += a + b
-        # The period so far, billed as the whole period (its first and last half-hour present,
-        # so the tier limits are the full period's, not prorated to the days touched).
-        so_far = tariff.energy_cost([HalfHour(edges[0].start, bought), edges[1]])
+        # The period so far, billed as the whole period (the tier limits are the full
+        # period's, not prorated to the part recorded so far).
+        so_far = tariff.period_energy_cost(bought, day)
         costs[hour] = so_far - before
         before = so_far
     return costs

@@ -41,8 +41,9 @@ _LOG = logging.getLogger(__name__)
 
 # protocol.md §C AIF 3.1.2: ECHONET Lite attributes of the meter object.
 _ATTRIBUTES: Final = (0x82, 0x9D, 0x9E, 0x9F)
-# protocol.md §C AIF 3.1.3: meter attributes (8D and D3 optional, EB only with reverse flow).
-_METER_ATTRIBUTES: Final = (0x8D, 0xD3, 0xD7, 0xE1, 0xEA, 0xEB)
+# protocol.md §C AIF 3.1.3: meter attributes (8D and D3 optional, EB only with reverse flow),
+# and 0x8A, the maker code every meter must answer (§A.7, Get-mandatory): the Meter page shows it.
+_METER_ATTRIBUTES: Final = (0x8A, 0x8D, 0xD3, 0xD7, 0xE1, 0xEA, 0xEB)
 # What `routeb read` shows by default: power, currents, energy both ways, fixed-time energy.
 DEFAULT_READ: Final = (0xE7, 0xE8, 0xE0, 0xE3, 0xEA, 0xEB)
 # §A.7 0x97/0x98 and §B date-times: the meter keeps Japanese local time (UTC+9, no DST).

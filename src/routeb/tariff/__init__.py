@@ -6,20 +6,31 @@ Money and energy are ``Decimal``; every price is in yen per kWh (or per month), 
 
 from __future__ import annotations
 
-from routeb.tariff._model import JST, Bill, CostLine, DayUsage, HalfHour
+from routeb.tariff._model import JST, SLOTS_PER_DAY, Bill, CostLine, DayUsage, HalfHour
 from routeb.tariff._parse import CONTRACT_AMPERES, load_tariff, parse_tariff
 from routeb.tariff._rounding import ROUNDING_MODES, apply_rounding
-from routeb.tariff._tariff import BaseCharge, Rounding, Tariff, Tier, TouPeriod
+from routeb.tariff._tariff import (
+    BaseCharge,
+    Discount,
+    MinimumCharge,
+    Rounding,
+    Tariff,
+    Tier,
+    TouPeriod,
+)
 
 __all__ = [
     "CONTRACT_AMPERES",
     "JST",
     "ROUNDING_MODES",
+    "SLOTS_PER_DAY",
     "BaseCharge",
     "Bill",
     "CostLine",
     "DayUsage",
+    "Discount",
     "HalfHour",
+    "MinimumCharge",
     "Rounding",
     "Tariff",
     "Tier",

@@ -14,7 +14,15 @@ from typing import Final
 from routeb.errors import ConfigError
 from routeb.meter_time import SLOTS_PER_DAY
 from routeb.tariff._rounding import ROUNDING_MODES
-from routeb.tariff._tariff import BaseCharge, Rounding, Tariff, Tier, TouPeriod
+from routeb.tariff._tariff import (
+    BaseCharge,
+    Discount,
+    MinimumCharge,
+    Rounding,
+    Tariff,
+    Tier,
+    TouPeriod,
+)
 
 __all__ = ["CONTRACT_AMPERES", "load_tariff", "parse_tariff"]
 
@@ -42,6 +50,8 @@ _TOP_KEYS: Final = frozenset(
         "missing_rates",
         "feed_in",
         "rounding",
+        "minimum_charge",
+        "discount",
     }
 )
 _DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -204,7 +214,12 @@ def parse_tariff(data: Mapping[str, object], source: str = "") -> Tariff:
     for i, v in enumerate(r.array(data.get("weekend", ["sat", "sun"]), "weekend"), 1):
         weekend.add(_DAY_NAMES.index(r.choice(v, f"weekend[{i}]", _DAY_NAMES)))
 
-    base = _base_charge(r, data, amperes, kva)
+    minimum = _minimum_charge(r, data)
+    base = (
+        BaseCharge(Decimal(0), "", None, None)
+        if minimum is not None
+        else _base_charge(r, data, amperes, kva)
+    )
 
     if ("energy_rate" in data) == ("period" in data):
         raise r.error(
@@ -262,7 +277,9 @@ def parse_tariff(data: Mapping[str, object], source: str = "") -> Tariff:
             data.get("renewable_year_start_month", 4), "renewable_year_start_month", 1, 12
         ),
         missing_rates=r.choice(
-            data.get("missing_rates", "latest"), "missing_rates", ("latest", "zero", "error")
+            data.get("missing_rates", "omit"),
+            "missing_rates",
+            ("omit", "latest", "zero", "error"),
         ),
         feed_in_price=feed_in_price,
         rounding=rounding,
@@ -272,7 +289,54 @@ def parse_tariff(data: Mapping[str, object], source: str = "") -> Tariff:
         tier_base_days=r.integer(data.get("tier_base_days", 30), "tier_base_days", 1, 366),
         holidays=holidays,
         weekend=frozenset(weekend),
+        minimum_charge=minimum,
+        discounts=_discounts(r, data.get("discount", [])),
     )
+
+
+def _minimum_charge(r: _Reader, data: Mapping[str, object]) -> MinimumCharge | None:
+    """最低料金 (e.g. 従量電灯A): a charge that includes the first kWh; instead of a base charge."""
+    if "minimum_charge" not in data:
+        return None
+    if "base_charge" in data:
+        raise r.error("minimum_charge", "give [base_charge] or [minimum_charge], not both")
+    table = r.table(data["minimum_charge"], "minimum_charge")
+    r.only(table, frozenset({"amount", "covers_kwh"}), "minimum_charge.")
+    for required in ("amount", "covers_kwh"):
+        if required not in table:
+            raise r.error(f"minimum_charge.{required}", "missing")
+    amount = r.number(table["amount"], "minimum_charge.amount")
+    if amount < 0:
+        raise r.error("minimum_charge.amount", f"must not be negative (got {amount})")
+    covers = r.number(table["covers_kwh"], "minimum_charge.covers_kwh", positive=True)
+    return MinimumCharge(amount, covers)
+
+
+def _discounts(r: _Reader, value: object) -> tuple[Discount, ...]:
+    """[[discount]]: yen off per billing period (``per_period``) or per kWh (``per_kwh``)."""
+    out: list[Discount] = []
+    for i, entry in enumerate(r.array(value, "discount"), 1):
+        key = f"discount[{i}]"
+        table = r.table(entry, key)
+        r.only(table, frozenset({"name", "name_ja", "per_period", "per_kwh"}), f"{key}.")
+        if "name" not in table:
+            raise r.error(f"{key}.name", "missing")
+        name = r.text(table["name"], f"{key}.name")
+        name_ja = r.text(table.get("name_ja", name), f"{key}.name_ja")
+        if ("per_period" in table) == ("per_kwh" in table):
+            raise r.error(key, "give exactly one of per_period (yen off a bill) or per_kwh")
+        which = "per_period" if "per_period" in table else "per_kwh"
+        off = r.number(table[which], f"{key}.{which}", positive=True)
+        out.append(
+            Discount(
+                name,
+                name_ja,
+                off if which == "per_period" else Decimal(0),
+                off if which == "per_kwh" else Decimal(0),
+                f"{key}.{which}",
+            )
+        )
+    return tuple(out)
 
 
 def _base_charge(
@@ -300,7 +364,7 @@ def _base_charge(
     if amperes is not None:
         if amperes in by_amperes:
             monthly = by_amperes[amperes]
-            return BaseCharge(monthly, f"{amperes} A", None, monthly)
+            return BaseCharge(monthly, f"{amperes} A", None, monthly, f"base_charge.{amperes}")
         if "monthly" not in table:
             raise r.error(
                 f"base_charge.{amperes}",
@@ -312,7 +376,9 @@ def _base_charge(
         per_kva = r.number(table["per_kva"], "base_charge.per_kva")
         if per_kva < 0:
             raise r.error("base_charge.per_kva", f"must not be negative (got {per_kva})")
-        return BaseCharge(per_kva * kva, f"{kva.normalize():f} kVA", kva, per_kva)
+        return BaseCharge(
+            per_kva * kva, f"{kva.normalize():f} kVA", kva, per_kva, "base_charge.per_kva"
+        )
     elif by_amperes:
         raise r.error("contract_amperes", "missing: base_charge lists prices by amperes; set yours")
     if "monthly" not in table:
@@ -320,7 +386,7 @@ def _base_charge(
     monthly = r.number(table["monthly"], "base_charge.monthly")
     if monthly < 0:
         raise r.error("base_charge.monthly", f"must not be negative (got {monthly})")
-    return BaseCharge(monthly, "", None, monthly)
+    return BaseCharge(monthly, "", None, monthly, "base_charge.monthly")
 
 
 def _tiers(r: _Reader, value: object) -> tuple[Tier, ...]:

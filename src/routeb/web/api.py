@@ -30,7 +30,18 @@ from routeb.storage import (
 )
 from routeb.storage.model import e4_to_kwh, scale_of
 from routeb.storage.sqlite import SLOTS_PER_DAY, Resolution
-from routeb.web.jsonout import Fragment, dumps, iso, json_response, state_json
+from routeb.web.jsonout import (
+    LIVE_LINK_STATES,
+    Fragment,
+    dumps,
+    iso,
+    json_response,
+    kwh,
+    live_status,
+    price,
+    state_json,
+    yen,
+)
 from routeb.web.query import (
     DAY,
     BadRequest,
@@ -38,12 +49,13 @@ from routeb.web.query import (
     TimeRange,
     choice,
     date_range,
+    month_or_day,
     positive_int,
     time_range,
 )
 
 if TYPE_CHECKING:
-    from routeb.tariff import Bill, Tariff
+    from routeb.tariff import Bill, CostLine, Tariff
 
 __all__ = ["API_PREFIX", "CONTEXT_KEY", "DashboardContext", "add_api_routes"]
 
@@ -157,10 +169,10 @@ def _slot_json(at: datetime, slot: Slot | None) -> dict[str, object]:
     return {
         "start": iso(at),
         "end": iso(at + SLOT),
-        "import_kwh": None if slot is None else slot.import_use_kwh,
-        "export_kwh": None if slot is None else slot.export_use_kwh,
-        "import_counter_kwh": None if slot is None else slot.import_kwh,
-        "export_counter_kwh": None if slot is None else slot.export_kwh,
+        "import_kwh": None if slot is None else kwh(slot.import_use_kwh),
+        "export_kwh": None if slot is None else kwh(slot.export_use_kwh),
+        "import_counter_kwh": None if slot is None else kwh(slot.import_kwh),
+        "export_counter_kwh": None if slot is None else kwh(slot.export_kwh),
         "import_source": None
         if slot is None or slot.import_source is None
         else str(slot.import_source),
@@ -175,8 +187,8 @@ def _month_json(summary: MonthSummary) -> dict[str, object]:
     return {
         "month": summary.month.strftime("%Y-%m"),
         "first_day": iso(summary.month),
-        "import_kwh": summary.import_kwh,
-        "export_kwh": summary.export_kwh,
+        "import_kwh": kwh(summary.import_kwh),
+        "export_kwh": kwh(summary.export_kwh),
         "import_slots": summary.import_slots,
         "export_slots": summary.export_slots,
         "expected_slots": summary.expected_slots,
@@ -187,14 +199,41 @@ def _month_json(summary: MonthSummary) -> dict[str, object]:
 
 def _sum(values: list[Decimal | None]) -> Decimal | None:
     known = [v for v in values if v is not None]
-    return sum(known, Decimal("0.0000")) if known else None
+    return kwh(sum(known, Decimal(0))) if known else None
 
 
-def _live(ctx: DashboardContext, meter: str, state: LiveState | None = None) -> dict[str, object]:
+# The events that say why a meter is not live (collector/daemon.py records them).
+_REASON_KINDS: Final = ("latched", "disconnected", "port_error", "recovery", "rejoin")
+
+
+async def _live(
+    ctx: DashboardContext, meter: str, state: LiveState | None = None
+) -> dict[str, object]:
+    """The live state as the API shows it; when it is not live and carries no reason, the
+    newest session event that gives one (e.g. "cannot open the port")."""
     state = state or ctx.hub.get(meter) or LiveState(meter)
     if state.contract_amperes is None and ctx.tariff is not None:
         state = replace(state, contract_amperes=ctx.tariff.contract_amperes)
-    return state_json(state, ctx.now(), ctx.stale_after_s)
+    now = ctx.now()
+    reason = None
+    reference = state.last_seen or state.power_at
+    age = None if reference is None else (now - reference).total_seconds()
+    known = ctx.hub.get(meter) is not None  # the collector has said something about it
+    if known and state.down_detail is None and live_status(state, age, ctx.stale_after_s) != "live":
+
+        def newest(store: SqliteStore) -> str | None:
+            for event in reversed(store.events(meter, now - timedelta(days=7), now + SLOT)):
+                if event.kind == "connected":  # what came before is over
+                    return None
+                if event.kind == "state" and event.detail.startswith(tuple(LIVE_LINK_STATES)):
+                    continue
+                if event.kind in _REASON_KINDS or event.kind == "state":
+                    return f"{event.kind}: {event.detail}" if event.detail else event.kind
+            return None
+
+        with contextlib.suppress(Unavailable):
+            reason = await _optional_store(ctx, newest, None)
+    return state_json(state, now, ctx.stale_after_s, reason)
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -258,7 +297,7 @@ async def latest(request: web.Request) -> web.Response:
         known = await _optional_store(ctx, lambda store: store.meter(wanted) is not None, False)
         if not known:
             raise NotFound(f"no meter {wanted!r} (see /api/v1/meters)")
-    return json_response(_live(ctx, wanted))
+    return json_response(await _live(ctx, wanted))
 
 
 async def readings(request: web.Request) -> web.Response:
@@ -365,21 +404,13 @@ async def daily(request: web.Request) -> web.Response:
     return json_response(await _in_store(ctx, work))
 
 
-def _month_arg(query: Mapping[str, str], name: str) -> str | None:
-    """Accept YYYY-MM as the first day of that month."""
-    value = (query.get(name) or "").strip()
-    if len(value) == 7 and value[4] == "-":
-        return value + "-01"
-    return value or None
-
-
 async def monthly(request: web.Request) -> web.Response:
     """GET /api/v1/monthly: one row per JST calendar month (from/to: any day of the month)."""
     ctx = _ctx(request)
     today = ctx.today()
     query = {k: v for k, v in request.query.items() if k not in {"from", "to"}}
     for name in ("from", "to"):
-        value = _month_arg(request.query, name)
+        value = month_or_day(request.query, name, end=name == "to")
         if value is not None:
             query[name] = value
     months_back = today.year * 12 + today.month - 1 - 11
@@ -402,31 +433,47 @@ async def monthly(request: web.Request) -> web.Response:
     return json_response(await _in_store(ctx, work))
 
 
-def _bill_json(bill: Bill, expected: int) -> dict[str, object]:
+def _line_json(line: CostLine) -> dict[str, object]:
+    quantity = line.quantity
+    return {
+        "key": line.key,
+        "kind": line.kind,
+        "label_en": line.label_en,
+        "label_ja": line.label_ja,
+        "quantity": kwh(quantity) if line.unit == "kWh" else quantity,
+        "unit": line.unit,
+        "unit_price": price(line.unit_price),
+        "amount": yen(line.amount),
+        "source": line.source,
+        "missing_price": line.missing_price,
+    }
+
+
+def _bill_json(tariff: Tariff, bill: Bill, expected: int) -> dict[str, object]:
+    """One bill: the lines of a Japanese bill, how much of it has data, and the feed-in."""
+    feed_in_price = tariff.feed_in_price
     return {
         "from": iso(bill.start),
         "to": iso(bill.end - DAY),
         "end_exclusive": iso(bill.end),
-        "import_kwh": bill.import_kwh,
-        "export_kwh": bill.export_kwh,
-        "total": bill.total,
-        "energy_cost": sum(
-            (line.amount for line in bill.lines if line.key != "base_charge"), Decimal(0)
-        ),
-        "feed_in_credit": bill.feed_in_credit,
+        "import_kwh": kwh(bill.import_kwh),
+        "export_kwh": kwh(bill.export_kwh),
+        "total": yen(bill.total),
+        "energy_cost": yen(bill.energy_cost),
+        "feed_in_credit": yen(bill.feed_in_credit),
+        "feed_in": {
+            "export_kwh": kwh(bill.export_kwh),
+            "unit_price": price(feed_in_price),
+            "amount": yen(bill.feed_in_credit),
+            "source": None if feed_in_price is None else "feed_in.price",
+        },
+        "known_slots": bill.known_slots,
         "missing_slots": bill.missing_slots,
         "expected_slots": expected,
-        "lines": [
-            {
-                "key": line.key,
-                "label_en": line.label_en,
-                "label_ja": line.label_ja,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "amount": line.amount,
-            }
-            for line in bill.lines
-        ],
+        "period_slots": bill.period_slots,
+        "complete": bill.known_slots == bill.period_slots,
+        "missing_prices": list(bill.missing_prices),
+        "lines": [_line_json(line) for line in bill.lines],
     }
 
 
@@ -449,16 +496,33 @@ def _groups(tariff: Tariff, span: DateRange, group: str) -> list[tuple[date, dat
     return out
 
 
+def _contract(tariff: Tariff) -> str | None:
+    if tariff.contract_amperes is not None:
+        return f"{tariff.contract_amperes} A"
+    if tariff.contract_kva is not None:
+        return f"{tariff.contract_kva.normalize():f} kVA"
+    return None
+
+
 async def cost(request: web.Request) -> web.Response:
-    """GET /api/v1/cost: the bill of a range, per day, calendar month or billing period."""
+    """GET /api/v1/cost: the bill of a range, per day, calendar month or billing period.
+
+    Only the half-hours that are over are given to the tariff, so a day still to come, or one
+    without a reading, costs nothing (docs/tariffs.md, "Only the time with data is charged").
+    """
     ctx = _ctx(request)
     tariff = ctx.tariff
     if tariff is None:
         raise NotFound("no tariff is configured (tariff.file, see docs/tariffs.md)")
     today = ctx.today()
     group = choice(request.query, "group", ("range", "day", "month", "billing"), "range")
+    query = dict(request.query)
+    for name in ("from", "to"):
+        value = month_or_day(request.query, name, end=name == "to")
+        if value is not None:
+            query[name] = value
     span = date_range(
-        request.query,
+        query,
         default=DateRange(tariff.billing_period(today)[0], today),
         max_days=MAX_COST_DAYS,
     )
@@ -500,13 +564,17 @@ async def cost(request: web.Request) -> web.Response:
         first_day, end_day = groups[0][0], groups[-1][1]
         passed: dict[date, int] = {}  # half hours of each day already over (not "to come")
         usage: list[DayUsage] = []
+        day = first_day
+        while day < end_day:
+            passed[day] = max(0, min(SLOTS_PER_DAY, int((now - _jst_midnight(day)) / SLOT)))
+            day += DAY
         for summary in store.day_summaries(meter, first_day, end_day - DAY):
             midnight = _jst_midnight(summary.day)
-            elapsed = max(0, min(SLOTS_PER_DAY, int((now - midnight) / SLOT)))
-            passed[summary.day] = elapsed
+            elapsed = passed.get(summary.day, 0)
             if elapsed == SLOTS_PER_DAY:  # a day that is over: its rollup
                 imp, exp = summary.import_kwh, summary.export_kwh
-                usage.append(DayUsage(summary.day, imp, exp, elapsed - summary.import_slots))
+                known = summary.import_slots
+                usage.append(DayUsage(summary.day, imp, exp, elapsed - known, known))
             elif elapsed:  # today: only the half hours already over, as by_half_hour counts
                 over = store.slot_usage(meter, midnight, midnight + SLOT * elapsed)
                 imports = [i for i, _ in over.values() if i is not None]
@@ -517,6 +585,7 @@ async def cost(request: web.Request) -> web.Response:
                         sum(imports, Decimal(0)) if imports else None,
                         sum(exports, Decimal(0)) if exports else None,
                         elapsed - len(imports),
+                        len(imports),
                     )
                 )
         out = []
@@ -533,15 +602,17 @@ async def cost(request: web.Request) -> web.Response:
         total = Decimal(0)
         for bill, expected in priced:
             total += bill.total
-            bills.append(_bill_json(bill, expected))
+            bills.append(_bill_json(tariff, bill, expected))
         return {
             "meter": meter,
             "tariff": tariff.name,
+            "contract": _contract(tariff),
+            "read_day": tariff.read_day,
             "currency": "JPY",
             "group": group,
             "from": iso(span.first),
             "to": iso(span.last),
-            "total": total,
+            "total": yen(total),
             "bills": bills,
         }
 
@@ -578,7 +649,7 @@ async def meter_info(request: web.Request) -> web.Response:
                 "release": m.release,
                 "coefficient": m.coefficient,
                 "unit_code": m.unit_code,
-                "unit_kwh": unit,
+                "unit_kwh": kwh(unit),
                 "digits": m.digits,
                 "get_map": _epcs(m.get_map),
                 "set_map": _epcs(m.set_map),
@@ -604,7 +675,7 @@ async def meter_info(request: web.Request) -> web.Response:
             "metadata": None,
             "events_7d": {},
         }
-    body["live"] = _live(ctx, str(body["meter"]))
+    body["live"] = await _live(ctx, str(body["meter"]))
     return json_response(body)
 
 
@@ -674,7 +745,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if meter is None:
             await response.write(b"event: waiting\ndata: {}\n\n")
             return
-        data = dumps(_live(ctx, meter, state))
+        data = dumps(await _live(ctx, meter, state))
         await response.write(f"event: state\ndata: {data}\n\n".encode())
 
     try:

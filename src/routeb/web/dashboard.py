@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
+from routeb.glossary import as_tables
 from routeb.live import LiveHub
 from routeb.web.api import CONTEXT_KEY, DashboardContext, add_api_routes, api_errors
 from routeb.web.auth import (
@@ -27,7 +28,7 @@ from routeb.web.auth import (
     make_auth_middleware,
     token_text,
 )
-from routeb.web.jsonout import json_response
+from routeb.web.jsonout import dumps, json_response
 from routeb.web.openapi import openapi_document
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PAGES", "build_dashboard"]
 
-PAGES: Final = ("/", "/today", "/history", "/meter")
+PAGES: Final = ("/", "/today", "/history", "/bill", "/meter")
+GLOSSARY: Final = "glossary.js"
 _TYPES: Final = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -82,6 +84,9 @@ class _Assets:
 
     @staticmethod
     def _load(name: str) -> _Asset | None:
+        if name == GLOSSARY:  # the one glossary (routeb/glossary.py), loaded next to app.js
+            body = f"window.ROUTEB_GLOSSARY = {dumps(as_tables())};\n".encode()
+            return _Asset(body, _TYPES[".js"], '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
         parts = name.split("/")
         if not name or any(p in {"", ".", ".."} or p.startswith(".") for p in parts):
             return None

@@ -1,29 +1,75 @@
-"""JSON for the dashboard API: exact Decimals, ISO times in JST, None as null.
+"""JSON for the dashboard API: exact Decimals in fixed places, ISO times in JST, None as null.
 
-``json`` writes a Decimal through a float (or refuses it); here a Decimal is written with its
-own digits (``0.2500`` stays ``0.2500``), so kWh and yen are exact on the wire. Parse them in
-Python with ``json.loads(text, parse_float=Decimal)``.
+The encoder is routeb._json (Decimals with their own digits, never ``-0``); the helpers here
+give each kind of number one number of places on the wire: kWh 4 (``kwh``), yen 2 (``yen``),
+unit prices at least 2 (``price``), amperes 1 (``amperes``).
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping
-from dataclasses import fields, is_dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
 from aiohttp import web
 
+from routeb._json import Fragment
+from routeb._json import dumps as _dumps
 from routeb.live import LinkSnapshot, LiveState
 from routeb.storage import JST
 
-__all__ = ["Fragment", "dumps", "iso", "json_response", "link_json", "state_json"]
+__all__ = [
+    "LIVE_LINK_STATES",
+    "Fragment",
+    "amperes",
+    "dumps",
+    "iso",
+    "json_response",
+    "kwh",
+    "link_json",
+    "live_status",
+    "price",
+    "state_json",
+    "yen",
+]
 
 JSON_TYPE: Final = "application/json"
 _JST_OFFSET: Final = timedelta(hours=9)
+# The places of each kind of number on the wire (one rule for every route).
+_KWH: Final = Decimal("0.0001")  # the finest E1 unit, 0.0001 kWh (protocol.md §B.1 0xE1)
+_YEN: Final = Decimal("0.01")  # prices and amounts are published in sen
+_AMPERES: Final = Decimal("0.1")  # E8 currents come in 0.1 A (protocol.md §B.1 0xE8)
+#: Session states in which the readings are current: the PANA session is up (driver/states.py;
+#: re-authentication keeps sending, protocol.md §C).
+LIVE_LINK_STATES: Final = frozenset({"ready", "reauthenticating"})
+
+
+def _fixed(value: Decimal | int | None, step: Decimal) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(step) + 0
+
+
+def kwh(value: Decimal | int | None) -> Decimal | None:
+    """kWh with 4 decimals, exactly (the store keeps 0.0001 kWh)."""
+    return _fixed(value, _KWH)
+
+
+def yen(value: Decimal | int | None) -> Decimal | None:
+    """Yen with 2 decimals (sen)."""
+    return _fixed(value, _YEN)
+
+
+def price(value: Decimal | None) -> Decimal | None:
+    """A unit price as the tariff file writes it, with at least 2 decimals (29.80, -1.20)."""
+    if value is None:
+        return None
+    exponent = value.as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return value.quantize(Decimal(1).scaleb(-places)) + 0
+
+
+def amperes(value: Decimal | int | None) -> Decimal | None:
+    """Amperes with 1 decimal."""
+    return _fixed(value, _AMPERES)
 
 
 def iso(value: datetime | date | None) -> str | None:
@@ -39,110 +85,16 @@ def iso(value: datetime | date | None) -> str | None:
     return value.isoformat()
 
 
-class Fragment:
-    """JSON text that is already written (e.g. by SQLite, storage/jsonviews.py), embedded as is."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _plain(obj: object) -> object:
-    """A JSON-ready form: Decimals kept, datetimes as ISO text, dataclasses as dicts."""
-    if obj is None or isinstance(obj, bool | int | float | str | Decimal | Fragment):
-        return obj
+def _convert(obj: object) -> object:
+    """What the API writes for the objects JSON has no form for: times as JST ISO text."""
     if isinstance(obj, datetime | date):
         return iso(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [_plain(v) for v in obj]
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
     return str(obj)
 
 
-def _write(obj: object, out: list[str]) -> None:
-    if obj is None or isinstance(obj, bool | int | str):
-        out.append(json.dumps(obj, ensure_ascii=False))
-    elif isinstance(obj, float):
-        out.append(json.dumps(obj) if math.isfinite(obj) else "null")
-    elif isinstance(obj, Decimal):
-        out.append(format(obj, "f") if obj.is_finite() else "null")
-    elif isinstance(obj, Fragment):
-        out.append(obj.text)
-    elif isinstance(obj, Mapping):
-        out.append("{")
-        for index, (key, value) in enumerate(obj.items()):
-            if index:
-                out.append(",")
-            out.append(json.dumps(str(key), ensure_ascii=False))
-            out.append(":")
-            _write(value, out)
-        out.append("}")
-    elif isinstance(obj, list):
-        out.append("[")
-        for index, value in enumerate(obj):
-            if index:
-                out.append(",")
-            _write(value, out)
-        out.append("]")
-    else:
-        _write(_plain(obj), out)
-
-
-# The fast path: one pass of the C encoder, each Decimal written as a marked string (NUL "D"
-# digits NUL; JSON always escapes NUL as \u0000) and then unquoted by two plain replaces.
-# Anything unusual (or a user string that looks like a mark) takes the slow path.
-_OPEN: Final = '"\\u0000D'
-_CLOSE: Final = '\\u0000"'
-
-
-class _Marker:
-    def __init__(self) -> None:
-        self.count = 0
-        self.fragments: list[str] = []
-
-    def default(self, obj: object) -> object:
-        if isinstance(obj, Fragment):
-            self.fragments.append(obj.text)
-            return f"\x00F{len(self.fragments) - 1}\x00"
-        if isinstance(obj, Decimal):
-            self.count += 1
-            return "\x00D" + (format(obj, "f") if obj.is_finite() else "null") + "\x00"
-        if isinstance(obj, datetime | date):
-            return iso(obj)
-        if isinstance(obj, Mapping):
-            return dict(obj)
-        if isinstance(obj, set | frozenset):
-            return list(obj)
-        if is_dataclass(obj) and not isinstance(obj, type):
-            return {f.name: getattr(obj, f.name) for f in fields(obj)}
-        return str(obj)
-
-
 def dumps(obj: object) -> str:
-    """Compact JSON where Decimals are numbers with their exact digits."""
-    marker = _Marker()
-    try:
-        text = json.dumps(
-            obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=marker.default
-        )
-    except (TypeError, ValueError):  # non-string keys, non-finite floats: write it by hand
-        text = None
-    if text is not None and text.count(_OPEN) == text.count(_CLOSE) == marker.count:
-        text = text.replace(_OPEN, "").replace(_CLOSE, "")
-        for index, fragment in enumerate(marker.fragments):
-            mark = f'"\\u0000F{index}\\u0000"'
-            if text.count(mark) != 1:
-                break
-            text = text.replace(mark, fragment)
-        else:
-            return text
-    out: list[str] = []
-    _write(_plain(obj), out)
-    return "".join(out)
+    """Compact JSON where Decimals are numbers with their exact digits (routeb._json)."""
+    return _dumps(obj, default=_convert)
 
 
 def json_response(obj: object, status: int = 200) -> web.Response:
@@ -176,34 +128,59 @@ def link_json(link: LinkSnapshot) -> dict[str, object]:
     }
 
 
-def state_json(state: LiveState, now: datetime, stale_after_s: float) -> dict[str, object]:
+def live_status(state: LiveState, age: float | None, stale_after_s: float) -> str:
+    """The one state of a meter that every page and output shows, derived once.
+
+    ``live``: readings are current; ``recovering``: the link is down or being rebuilt but the
+    last reading is younger than ``stale_after_s`` (shown greyed); ``stale``: no reading for
+    ``stale_after_s`` (values unavailable); ``latched``: the credentials were refused and are
+    not retried; ``waiting``: no reading yet.
+    """
+    if state.link.state == "latched":
+        return "latched"
+    if age is None:
+        return "waiting"
+    if age > stale_after_s:
+        return "stale"
+    if not state.online or state.link.state not in LIVE_LINK_STATES:
+        return "recovering"
+    return "live"
+
+
+def state_json(
+    state: LiveState, now: datetime, stale_after_s: float, reason: str | None = None
+) -> dict[str, object]:
     """A LiveState as the API shows it, with the server's clock and how old the data is.
 
-    ``stale`` is true when there has been no reading for ``stale_after_s`` seconds (or never);
-    values are null (unavailable), never zero, when unknown.
+    ``status`` is :func:`live_status`; ``stale`` is true unless it is ``live`` or
+    ``recovering``; ``reason`` says why it is not ``live`` (the live state's down_detail, else
+    ``reason``). Values are null (unavailable), never zero, when unknown.
     """
     reference = state.last_seen or state.power_at
     age = None if reference is None else max(0.0, (now - reference).total_seconds())
+    status = live_status(state, age, stale_after_s)
     direction = None
     if state.power_w is not None:
         direction = "selling" if state.power_w < 0 else "buying"
     return {
         "meter": state.meter,
         "server_time": iso(now),
+        "status": status,
+        "reason": None if status == "live" else (state.down_detail or reason),
         "online": state.online,
-        "stale": age is None or age > stale_after_s,
+        "stale": status not in {"live", "recovering"},
         "stale_after_s": stale_after_s,
         "age_s": None if age is None else round(age, 1),
         "power_w": state.power_w,
         "direction": direction,
-        "current_r_a": state.current_r_a,
-        "current_t_a": state.current_t_a,
+        "current_r_a": amperes(state.current_r_a),
+        "current_t_a": amperes(state.current_t_a),
         "power_at": iso(state.power_at),
-        "energy_import_kwh": state.energy_import_kwh,
-        "energy_export_kwh": state.energy_export_kwh,
+        "energy_import_kwh": kwh(state.energy_import_kwh),
+        "energy_export_kwh": kwh(state.energy_export_kwh),
         "energy_at": iso(state.energy_at),
-        "last_slot_import_kwh": state.last_slot_import_kwh,
-        "last_slot_export_kwh": state.last_slot_export_kwh,
+        "last_slot_import_kwh": kwh(state.last_slot_import_kwh),
+        "last_slot_export_kwh": kwh(state.last_slot_export_kwh),
         "last_slot_end": iso(state.last_slot_end),
         "fault": state.fault,
         "clock_skew_s": state.clock_skew_s,

@@ -29,17 +29,25 @@ _TO_T = _param("to", _DATE_OR_TIME)
 _FROM_D = _param("from", _DATE, {"type": "string", "format": "date"})
 _TO_D = _param("to", _DATE, {"type": "string", "format": "date"})
 
-_KWH = {"type": ["number", "null"], "description": "exact kWh (4 decimals); null = unknown"}
-_YEN = {"type": "number", "description": "yen, tax included, exact decimal"}
+_KWH = {"type": ["number", "null"], "description": "exact kWh, 4 decimals; null = unknown"}
+_YEN = {"type": "number", "description": "yen, tax included, exact decimal with 2 decimals"}
+_PRICE = {"type": ["number", "null"], "description": "yen per unit, as in the tariff file"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
+_INSTANT = {"type": "string", "format": "date-time"}
+_DAY_TEXT = {"type": "string", "format": "date"}
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
 _ERROR_REF = {"$ref": "#/components/responses/Error"}
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "properties": props}
-    if required:
-        out["required"] = required
-    return out
+    """An object whose every property is always present (null when unknown) unless
+    ``required`` names fewer; no other properties."""
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props) if required is None else required,
+        "additionalProperties": False,
+    }
 
 
 def _array(item: dict[str, Any]) -> dict[str, Any]:
@@ -48,53 +56,69 @@ def _array(item: dict[str, Any]) -> dict[str, Any]:
 
 _LINK = _obj(
     {
-        "state": {"type": "string"},
+        "state": {"type": "string", "description": "session state (driver/states.py)"},
         "lqi": {"type": ["integer", "null"]},
         "rssi_dbm": {"type": ["number", "null"]},
         "joins": {"type": "integer"},
         "scans": {"type": "integer"},
-        "rejoins": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "recovery_steps": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "module_events": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "rejoins": _COUNTS,
+        "recovery_steps": _COUNTS,
+        "module_events": _COUNTS,
         "requests": {"type": "integer"},
         "timeouts": {"type": "integer"},
         "retransmissions": {"type": "integer"},
+        "sna_answers": {"type": "integer"},
+        "malformed": {"type": "integer"},
+        "notifications": {"type": "integer"},
         "connected_since": _TIME,
     }
 )
 
-_STATE = _obj(
-    {
-        "meter": {"type": "string"},
-        "server_time": {"type": "string", "format": "date-time"},
-        "online": {"type": "boolean"},
-        "stale": {"type": "boolean", "description": "no reading for stale_after_s seconds"},
-        "stale_after_s": {"type": "number"},
-        "age_s": {"type": ["number", "null"]},
-        "power_w": {"type": ["integer", "null"], "description": "negative = selling"},
-        "direction": {"enum": ["buying", "selling", None]},
-        "current_r_a": {"type": ["number", "null"]},
-        "current_t_a": {"type": ["number", "null"]},
-        "power_at": _TIME,
-        "energy_import_kwh": _KWH,
-        "energy_export_kwh": _KWH,
-        "energy_at": _TIME,
-        "last_slot_import_kwh": _KWH,
-        "last_slot_export_kwh": _KWH,
-        "last_slot_end": _TIME,
-        "fault": {"type": ["boolean", "null"]},
-        "clock_skew_s": {"type": ["number", "null"]},
-        "last_seen": _TIME,
-        "contract_amperes": {"type": ["integer", "null"]},
-        "link": {"$ref": "#/components/schemas/Link"},
-    },
-    ["meter", "online", "stale", "power_w"],
-)
+_STATE = {
+    **_obj(
+        {
+            "meter": {"type": "string"},
+            "server_time": _INSTANT,
+            "status": {
+                "enum": ["live", "recovering", "stale", "latched", "waiting"],
+                "description": "the one state every page shows: live; recovering (link "
+                "being rebuilt, values greyed); stale (no reading for stale_after_s, values "
+                "unavailable); latched (credentials refused, not retried); waiting (no "
+                "reading yet)",
+            },
+            "reason": {"type": ["string", "null"], "description": "why it is not live"},
+            "online": {"type": "boolean"},
+            "stale": {"type": "boolean", "description": "status is stale, latched or waiting"},
+            "stale_after_s": {"type": "number"},
+            "age_s": {"type": ["number", "null"]},
+            "power_w": {"type": ["integer", "null"], "description": "negative = selling"},
+            "direction": {"enum": ["buying", "selling", None]},
+            "current_r_a": {"type": ["number", "null"], "description": "A, 1 decimal"},
+            "current_t_a": {"type": ["number", "null"], "description": "A, 1 decimal"},
+            "power_at": _TIME,
+            "energy_import_kwh": _KWH,
+            "energy_export_kwh": _KWH,
+            "energy_at": _TIME,
+            "last_slot_import_kwh": _KWH,
+            "last_slot_export_kwh": _KWH,
+            "last_slot_end": _TIME,
+            "fault": {"type": ["boolean", "null"]},
+            "clock_skew_s": {"type": ["number", "null"]},
+            "last_seen": _TIME,
+            "contract_amperes": {"type": ["integer", "null"]},
+            "backfill_missing": {"type": "integer"},
+            "backfill_filled": {"type": "integer"},
+            "link": {"$ref": "#/components/schemas/Link"},
+        }
+    ),
+    # Outputs that grow with the live state's registry may add fields: documented ones stay.
+    "additionalProperties": True,
+}
 
 _SLOT = _obj(
     {
-        "start": {"type": "string", "format": "date-time"},
-        "end": {"type": "string", "format": "date-time"},
+        "start": _INSTANT,
+        "end": _INSTANT,
         "import_kwh": {**_KWH, "description": "energy bought in the slot"},
         "export_kwh": {**_KWH, "description": "energy sold in the slot"},
         "import_counter_kwh": _KWH,
@@ -107,54 +131,116 @@ _SLOT = _obj(
 
 _DAY = _obj(
     {
-        "date": {"type": "string", "format": "date"},
+        "date": _DAY_TEXT,
         "import_kwh": _KWH,
         "export_kwh": _KWH,
         "import_slots": {"type": "integer"},
         "export_slots": {"type": "integer"},
         "expected_slots": {"type": "integer"},
-        "complete": {"type": "boolean"},
+        "complete": {"type": "boolean", "description": "all 48 half-hours have a reading"},
         "peak_w": {"type": ["integer", "null"]},
     }
 )
 
 _MONTH = _obj(
     {
-        "month": {"type": "string", "example": "2026-05"},
-        "first_day": {"type": "string", "format": "date"},
+        "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "example": "2026-05"},
+        "first_day": _DAY_TEXT,
         "import_kwh": _KWH,
         "export_kwh": _KWH,
         "import_slots": {"type": "integer"},
+        "export_slots": {"type": "integer"},
         "expected_slots": {"type": "integer"},
         "complete_days": {"type": "integer"},
         "complete": {"type": "boolean"},
     }
 )
 
+_LINE = _obj(
+    {
+        "key": {"type": "string", "example": "energy_tier_1"},
+        "kind": {"enum": ["fixed", "energy", "fuel_adjustment", "renewable_surcharge", "discount"]},
+        "label_en": {"type": "string"},
+        "label_ja": {"type": "string"},
+        "quantity": {"type": ["number", "null"]},
+        "unit": {"type": ["string", "null"], "description": "of quantity: kWh or kVA"},
+        "unit_price": _PRICE,
+        "amount": _YEN,
+        "source": {
+            "type": ["string", "null"],
+            "description": "the tariff-file key of the price, e.g. fuel_adjustment.2026-04",
+        },
+        "missing_price": {
+            "type": "boolean",
+            "description": "the tariff file has no price for it: amount 0, said, not guessed",
+        },
+    }
+)
+
 _BILL = _obj(
     {
-        "from": {"type": "string", "format": "date"},
-        "to": {"type": "string", "format": "date", "description": "last day, inclusive"},
-        "end_exclusive": {"type": "string", "format": "date"},
+        "from": _DAY_TEXT,
+        "to": {**_DAY_TEXT, "description": "last day, inclusive"},
+        "end_exclusive": _DAY_TEXT,
         "import_kwh": _KWH,
         "export_kwh": _KWH,
         "total": _YEN,
-        "energy_cost": {**_YEN, "description": "total without the base charge, before rounding"},
+        "energy_cost": {**_YEN, "description": "the lines that depend on energy, added up"},
         "feed_in_credit": {**_YEN, "description": "paid for sold energy; not subtracted"},
-        "missing_slots": {"type": "integer"},
-        "expected_slots": {"type": "integer"},
-        "lines": _array(
-            _obj(
-                {
-                    "key": {"type": "string"},
-                    "label_en": {"type": "string"},
-                    "label_ja": {"type": "string"},
-                    "quantity": {"type": ["number", "null"]},
-                    "unit_price": {"type": ["number", "null"]},
-                    "amount": _YEN,
-                }
-            )
+        "feed_in": _obj(
+            {
+                "export_kwh": _KWH,
+                "unit_price": _PRICE,
+                "amount": _YEN,
+                "source": {"type": ["string", "null"]},
+            }
         ),
+        "known_slots": {"type": "integer", "description": "half-hours with a reading"},
+        "missing_slots": {"type": "integer", "description": "half-hours over, no reading"},
+        "expected_slots": {"type": "integer", "description": "half-hours already over"},
+        "period_slots": {
+            "type": "integer",
+            "description": "half-hours of the billing periods touched; fixed charges are "
+            "charged for known_slots of them",
+        },
+        "complete": {"type": "boolean", "description": "known_slots == period_slots"},
+        "missing_prices": {"type": "array", "items": {"type": "string"}},
+        "lines": _array({"$ref": "#/components/schemas/CostLine"}),
+    }
+)
+
+_RAW_READING = _obj(
+    {
+        "time": _INSTANT,
+        "power_w": {"type": ["integer", "null"]},
+        "current_r_a": {"type": ["number", "null"]},
+        "current_t_a": {"type": ["number", "null"]},
+    }
+)
+_POWER_BUCKET = _obj(
+    {
+        "start": _INSTANT,
+        "seconds": {"type": "integer"},
+        "samples": {"type": "integer"},
+        "min_w": {"type": "integer"},
+        "avg_w": {"type": "number"},
+        "max_w": {"type": "integer"},
+    }
+)
+_METADATA = _obj(
+    {
+        "maker_code": {"type": ["integer", "null"]},
+        "maker_code_hex": {"type": ["string", "null"], "example": "0x000016"},
+        "serial": {"type": ["string", "null"]},
+        "release": {"type": ["string", "null"]},
+        "coefficient": {"type": ["integer", "null"]},
+        "unit_code": {"type": ["integer", "null"]},
+        "unit_kwh": {"type": ["number", "null"]},
+        "digits": {"type": ["integer", "null"]},
+        "get_map": {"type": ["array", "null"], "items": {"type": "string"}},
+        "set_map": {"type": ["array", "null"], "items": {"type": "string"}},
+        "inf_map": {"type": ["array", "null"], "items": {"type": "string"}},
+        "extra": {"type": "object", "additionalProperties": {"type": "string"}},
     }
 )
 
@@ -185,6 +271,7 @@ _PATHS: Final[dict[str, Any]] = {
         _obj(
             {
                 "default": {"type": ["string", "null"]},
+                "login": {"type": "boolean", "description": "whether a token is configured"},
                 "meters": _array(
                     _obj(
                         {
@@ -215,36 +302,29 @@ _PATHS: Final[dict[str, Any]] = {
                 {"enum": ["auto", "raw", "minute", "halfhour"], "default": "auto"},
             ),
         ],
-        _obj(
-            {
-                "meter": {"type": "string"},
-                "resolution": {"type": "string"},
-                "readings": _array(
+        {
+            "oneOf": [
+                _obj(
                     {
-                        "oneOf": [
-                            _obj(
-                                {
-                                    "time": {"type": "string"},
-                                    "power_w": {"type": ["integer", "null"]},
-                                    "current_r_a": {"type": ["number", "null"]},
-                                    "current_t_a": {"type": ["number", "null"]},
-                                }
-                            ),
-                            _obj(
-                                {
-                                    "start": {"type": "string"},
-                                    "seconds": {"type": "integer"},
-                                    "samples": {"type": "integer"},
-                                    "min_w": {"type": "integer"},
-                                    "avg_w": {"type": "number"},
-                                    "max_w": {"type": "integer"},
-                                }
-                            ),
-                        ]
+                        "meter": {"type": "string"},
+                        "from": _INSTANT,
+                        "to": _INSTANT,
+                        "resolution": {"const": "raw"},
+                        "readings": _array({"$ref": "#/components/schemas/RawReading"}),
                     }
                 ),
-            }
-        ),
+                _obj(
+                    {
+                        "meter": {"type": "string"},
+                        "from": _INSTANT,
+                        "to": _INSTANT,
+                        "resolution": {"enum": ["minute", "halfhour"]},
+                        "readings": _array({"$ref": "#/components/schemas/PowerBucket"}),
+                    }
+                ),
+            ],
+            "description": "raw readings, or per-minute / per-half-hour power by `resolution`",
+        },
         "Default range: the last hour. Raw readings are kept `storage.retention_days`.",
     ),
     "/api/v1/slots": _get(
@@ -253,6 +333,8 @@ _PATHS: Final[dict[str, Any]] = {
         _obj(
             {
                 "meter": {"type": "string"},
+                "from": _INSTANT,
+                "to": _INSTANT,
                 "import_kwh": _KWH,
                 "export_kwh": _KWH,
                 "known_slots": {"type": "integer"},
@@ -267,6 +349,9 @@ _PATHS: Final[dict[str, Any]] = {
         [_METER, _FROM_D, _TO_D],
         _obj(
             {
+                "meter": {"type": "string"},
+                "from": _DAY_TEXT,
+                "to": _DAY_TEXT,
                 "import_kwh": _KWH,
                 "export_kwh": _KWH,
                 "days": _array({"$ref": "#/components/schemas/Day"}),
@@ -283,6 +368,9 @@ _PATHS: Final[dict[str, Any]] = {
         ],
         _obj(
             {
+                "meter": {"type": "string"},
+                "from": {"type": ["string", "null"], "example": "2026-01"},
+                "to": {"type": ["string", "null"], "example": "2026-12"},
                 "import_kwh": _KWH,
                 "export_kwh": _KWH,
                 "months": _array({"$ref": "#/components/schemas/Month"}),
@@ -294,8 +382,8 @@ _PATHS: Final[dict[str, Any]] = {
         "Cost by period under the configured tariff",
         [
             _METER,
-            _FROM_D,
-            _TO_D,
+            _param("from", "`YYYY-MM-DD`, or `YYYY-MM` for the month's first day"),
+            _param("to", "`YYYY-MM-DD` (inclusive), or `YYYY-MM` for the month's last day"),
             _param(
                 "group",
                 "One bill for the range, or one per day (≤ 93 days), calendar "
@@ -305,15 +393,22 @@ _PATHS: Final[dict[str, Any]] = {
         ],
         _obj(
             {
-                "tariff": {"type": "string"},
+                "meter": {"type": "string"},
+                "tariff": {"type": "string", "description": "the plan's name"},
+                "contract": {"type": ["string", "null"], "example": "30 A"},
+                "read_day": {"type": "integer", "description": "meter-read day (検針日)"},
                 "currency": {"const": "JPY"},
-                "group": {"type": "string"},
-                "total": _YEN,
+                "group": {"enum": ["range", "day", "month", "billing"]},
+                "from": _DAY_TEXT,
+                "to": _DAY_TEXT,
+                "total": {**_YEN, "description": "the bills' totals added up"},
                 "bills": _array({"$ref": "#/components/schemas/Bill"}),
             }
         ),
         "Default: the current billing period so far. 404 when no tariff is configured. "
-        "Parts of a billing period have the base charge prorated by days. At most 400 days.",
+        "Only the half-hours that are over and have a reading are charged: the fixed "
+        "charges are prorated by the half-hours with data (docs/tariffs.md). At most 400 "
+        "days.",
     ),
     "/api/v1/meter": _get(
         "Meter information: maker, serial, scale, property maps, session",
@@ -323,7 +418,9 @@ _PATHS: Final[dict[str, Any]] = {
                 "meter": {"type": "string"},
                 "first_seen": _TIME,
                 "last_seen": _TIME,
-                "metadata": {"type": ["object", "null"]},
+                "metadata": {
+                    "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Metadata"}]
+                },
                 "events_7d": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "live": {"$ref": "#/components/schemas/State"},
             }
@@ -340,11 +437,14 @@ _PATHS: Final[dict[str, Any]] = {
         ],
         _obj(
             {
+                "meter": {"type": "string"},
+                "from": _INSTANT,
+                "to": _INSTANT,
                 "truncated": {"type": "boolean"},
                 "events": _array(
                     _obj(
                         {
-                            "time": {"type": "string"},
+                            "time": _INSTANT,
                             "kind": {"type": "string"},
                             "detail": {"type": "string"},
                         }
@@ -387,6 +487,10 @@ def openapi_document() -> dict[str, Any]:
                 "Day": _DAY,
                 "Month": _MONTH,
                 "Bill": _BILL,
+                "CostLine": _LINE,
+                "RawReading": _RAW_READING,
+                "PowerBucket": _POWER_BUCKET,
+                "Metadata": _METADATA,
             },
             "responses": {
                 "Error": {

@@ -19,6 +19,7 @@ __all__ = [
     "TimeRange",
     "choice",
     "date_range",
+    "month_or_day",
     "parse_date",
     "parse_instant",
     "positive_int",
@@ -134,6 +135,23 @@ def date_range(query: Mapping[str, str], *, default: DateRange, max_days: int) -
     if span.days > max_days:
         raise BadRequest(f"the range {first} … {last} is longer than {max_days} days")
     return span
+
+
+def month_or_day(query: Mapping[str, str], name: str, *, end: bool = False) -> str | None:
+    """``YYYY-MM`` → its first day (its last with ``end``) as ``YYYY-MM-DD``; other text as is."""
+    value = _get(query, name)
+    if value is None or len(value) != 7 or value[4] != "-":
+        return value
+    try:
+        first = date.fromisoformat(value + "-01")
+    except ValueError:
+        message = f"{name}: expected a month YYYY-MM or a date YYYY-MM-DD, got {value!r}"
+        raise BadRequest(message) from None
+    _check_day(first, name)  # 9999-12 is a 400, not an overflow past the calendar
+    if not end:
+        return first.isoformat()
+    following = (first + timedelta(days=32)).replace(day=1)
+    return (following - DAY).isoformat()
 
 
 def choice(query: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:

@@ -1,120 +1,44 @@
-/* routeb dashboard: Now, Today, History and Meter pages over /api/v1 (docs/dashboard.md).
- * Plain JavaScript, no framework, no external requests. uPlot (vendored) draws the charts. */
+/* routeb dashboard: Now, Today, History, Bill and Meter pages over /api/v1 (docs/dashboard.md).
+ * Plain JavaScript, no framework, no external requests. uPlot (vendored) draws the charts.
+ * Every word comes from the one glossary (routeb/glossary.py, /static/glossary.js). */
 "use strict";
 
 (() => {
   const TZ = "Asia/Tokyo";
   const API = "/api/v1";
   const NEAR_LIMIT = 0.8; // warn at 80 % of the contract amperage
+  const MIN_SPAN_W = 200; // the "Last hour" y axis spans at least this: a 2 W wobble is no cliff
+  const SLOT_S = 1800; // the meters' 30-minute values (protocol.md §B.1 0xE2)
+  const DAY_S = 86400;
 
-  // ---------------------------------------------------------------- i18n
-  const I18N = {
-    en: {
-      "nav.now": "Now", "nav.today": "Today", "nav.history": "History", "nav.meter": "Meter",
-      "theme.toggle": "Light / dark", "theme.auto": "auto", "theme.light": "light", "theme.dark": "dark",
-      "stale.title": "No new readings.",
-      "stale.detail": "The last reading was {age} ago.",
-      "stale.never": "No reading has arrived yet.",
-      "conn.lost": "Connection to routeb lost; retrying…",
-      "now.power": "Power", "now.last": "Last reading", "now.currents": "Currents",
-      "now.contract": "Contract", "now.nearLimit": "Close to the contract amperage",
-      "now.link": "Link", "now.state": "State", "now.online": "Meter",
-      "now.counters": "Counters", "now.bought": "Bought (total)", "now.sold": "Sold (total)",
-      "now.lastSlot": "Last 30 min ends", "now.lastHour": "Last hour",
-      "buying": "Buying", "selling": "Selling", "unavailable": "unavailable",
-      "online": "online", "offline": "offline", "ago": "{n} ago", "never": "never",
-      "today.energy": "Energy today", "today.cost": "Cost today", "today.sold": "Sold today",
-      "today.chart": "30-minute energy, today and yesterday",
-      "today.yesterday": "Yesterday at this time: {v} kWh",
-      "today.period": "This billing period so far: {v}",
-      "today.energyCost": "energy {v}", "today.credit": "Feed-in credit: {v}",
-      "series.today": "Today (kWh)", "series.yesterday": "Yesterday (kWh)",
-      "series.bought": "Bought (kWh)", "series.sold": "Sold (kWh)", "series.power": "Power (W)",
-      "hist.view": "View", "hist.day": "Day", "hist.week": "Week", "hist.month": "Month",
-      "hist.year": "Year", "hist.range": "Range", "hist.date": "Date", "hist.from": "From",
-      "hist.to": "To", "hist.show": "Show", "hist.csv": "Download CSV", "hist.bought": "Bought",
-      "hist.sold": "Sold", "hist.cost": "Cost", "hist.time": "Time", "hist.dateCol": "Date",
-      "hist.monthCol": "Month", "hist.costCol": "Cost (yen)", "hist.complete": "Complete",
-      "hist.boughtCol": "Bought (kWh)", "hist.soldCol": "Sold (kWh)", "hist.noData": "No data",
-      "meter.info": "Meter", "meter.session": "Session", "meter.maps": "Property maps",
-      "meter.events": "Session events (7 days)", "meter.time": "Time", "meter.kind": "Event",
-      "meter.detail": "Detail", "meter.key": "Key", "meter.maker": "Maker code",
-      "meter.serial": "Serial number", "meter.release": "Release", "meter.coefficient": "Coefficient",
-      "meter.unit": "Unit", "meter.digits": "Digits", "meter.skew": "Clock skew",
-      "meter.fault": "Fault status", "meter.fault.yes": "fault", "meter.fault.no": "no fault",
-      "meter.firstSeen": "First seen", "meter.lastSeen": "Last seen", "meter.state": "State",
-      "meter.connectedSince": "Connected since", "meter.joins": "Joins", "meter.scans": "Scans",
-      "meter.rejoins": "Rejoins (why)", "meter.recovery": "Recovery steps",
-      "meter.requests": "Requests", "meter.timeouts": "Timeouts",
-      "meter.retransmissions": "Retransmissions", "meter.notifications": "Notifications",
-      "meter.backfill": "Backfill (filled / missing)", "meter.none": "none",
-      "meter.get": "Get", "meter.set": "Set", "meter.inf": "Notify",
-      "error.load": "Could not load: {msg}", "logout": "Log out",
-    },
-    ja: {
-      "nav.now": "現在", "nav.today": "今日", "nav.history": "履歴", "nav.meter": "メーター",
-      "theme.toggle": "ライト / ダーク", "theme.auto": "自動", "theme.light": "ライト", "theme.dark": "ダーク",
-      "stale.title": "新しい計測値がありません。",
-      "stale.detail": "最後の計測は{age}前です。",
-      "stale.never": "まだ計測値が届いていません。",
-      "conn.lost": "routeb との接続が切れました。再接続しています…",
-      "now.power": "瞬時電力", "now.last": "最終計測", "now.currents": "瞬時電流",
-      "now.contract": "契約", "now.nearLimit": "契約アンペアに近づいています",
-      "now.link": "通信", "now.state": "状態", "now.online": "メーター",
-      "now.counters": "積算値", "now.bought": "買電 (積算)", "now.sold": "売電 (積算)",
-      "now.lastSlot": "直近の30分の終わり", "now.lastHour": "過去1時間",
-      "buying": "買電中", "selling": "売電中", "unavailable": "取得できません",
-      "online": "接続中", "offline": "未接続", "ago": "{n}前", "never": "なし",
-      "today.energy": "今日の使用量", "today.cost": "今日の電気代", "today.sold": "今日の売電量",
-      "today.chart": "30分ごとの電力量（今日と昨日）",
-      "today.yesterday": "昨日の同時刻まで: {v} kWh",
-      "today.period": "今回の検針期間の累計: {v}",
-      "today.energyCost": "電力量分 {v}", "today.credit": "売電収入: {v}",
-      "series.today": "今日 (kWh)", "series.yesterday": "昨日 (kWh)",
-      "series.bought": "買電 (kWh)", "series.sold": "売電 (kWh)", "series.power": "電力 (W)",
-      "hist.view": "表示", "hist.day": "日", "hist.week": "週", "hist.month": "月",
-      "hist.year": "年", "hist.range": "期間指定", "hist.date": "日付", "hist.from": "開始",
-      "hist.to": "終了", "hist.show": "表示", "hist.csv": "CSV ダウンロード", "hist.bought": "買電",
-      "hist.sold": "売電", "hist.cost": "電気代", "hist.time": "時刻", "hist.dateCol": "日付",
-      "hist.monthCol": "月", "hist.costCol": "電気代 (円)", "hist.complete": "欠測なし",
-      "hist.boughtCol": "買電 (kWh)", "hist.soldCol": "売電 (kWh)", "hist.noData": "データなし",
-      "meter.info": "メーター", "meter.session": "セッション", "meter.maps": "プロパティマップ",
-      "meter.events": "セッションの記録（7日間）", "meter.time": "時刻", "meter.kind": "イベント",
-      "meter.detail": "詳細", "meter.key": "キー", "meter.maker": "メーカーコード",
-      "meter.serial": "製造番号", "meter.release": "リリース", "meter.coefficient": "係数",
-      "meter.unit": "単位", "meter.digits": "有効桁数", "meter.skew": "時計のずれ",
-      "meter.fault": "異常発生状態", "meter.fault.yes": "異常あり", "meter.fault.no": "異常なし",
-      "meter.firstSeen": "初回記録", "meter.lastSeen": "最終記録", "meter.state": "状態",
-      "meter.connectedSince": "接続開始", "meter.joins": "接続回数", "meter.scans": "スキャン回数",
-      "meter.rejoins": "再接続（理由）", "meter.recovery": "復旧手順",
-      "meter.requests": "要求数", "meter.timeouts": "タイムアウト",
-      "meter.retransmissions": "再送", "meter.notifications": "通知",
-      "meter.backfill": "補完（済 / 欠測）", "meter.none": "なし",
-      "meter.get": "Get", "meter.set": "Set", "meter.inf": "状変通知",
-      "error.load": "読み込めません: {msg}", "logout": "ログアウト",
-    },
-  };
-
+  // ---------------------------------------------------------------- i18n (the glossary)
+  const I18N = window.ROUTEB_GLOSSARY || { en: {}, ja: {} }; // loaded before this script
   const store = {
     get(key) { try { return localStorage.getItem("routeb." + key); } catch { return null; } },
     set(key, value) { try { localStorage.setItem("routeb." + key, value); } catch { /* private mode */ } },
   };
-
   const browserLang = ((navigator.languages && navigator.languages[0]) || navigator.language || "en").toLowerCase();
   let lang = store.get("lang");
   if (lang !== "en" && lang !== "ja") lang = browserLang.startsWith("ja") ? "ja" : "en";
 
   function t(key, vars) {
     let text = (I18N[lang] && I18N[lang][key]) || I18N.en[key] || key;
-    if (vars) for (const [k, v] of Object.entries(vars)) text = text.replace("{" + k + "}", v);
+    if (vars) for (const [k, v] of Object.entries(vars)) text = text.split("{" + k + "}").join(v);
     return text;
   }
 
+  const PAGES = { "/": "now", "/today": "today", "/history": "history", "/bill": "bill", "/meter": "meter" };
+  const page = PAGES[location.pathname] || "now";
+
   function applyI18n() {
     document.documentElement.lang = lang;
+    document.title = t("title." + page) + " — routeb";
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-    for (const el of document.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
-    $("lang-toggle").textContent = lang === "ja" ? "English" : "日本語";
+    for (const el of document.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+    const toggle = $("lang-toggle");
+    toggle.textContent = t("lang.switch"); // the visible name is the accessible name
+    toggle.lang = lang === "ja" ? "en" : "ja";
+    toggle.title = t("lang.switchLabel");
     updateThemeButton();
   }
 
@@ -122,46 +46,77 @@
   const $ = (id) => document.getElementById(id);
   const setText = (id, text) => { const el = $(id); if (el) el.textContent = text; };
   const isNum = (v) => typeof v === "number" && Number.isFinite(v);
+  const locale = () => (lang === "ja" ? "ja-JP" : "en-US");
 
+  // Intl formatters are costly to build: one per language and options, reused.
+  const formatters = new Map();
+  function formatter(kind, options) {
+    const key = kind + locale() + JSON.stringify(options);
+    let f = formatters.get(key);
+    if (!f) {
+      f = kind === "n" ? new Intl.NumberFormat(locale(), options) : new Intl.DateTimeFormat(locale(), options);
+      formatters.set(key, f);
+    }
+    return f;
+  }
   function num(value, digits) {
     if (!isNum(value)) return "—";
-    return new Intl.NumberFormat(lang, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+    return formatter("n", { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
   }
-  function yen(value) {
+  // Money as Japanese bills write it: 1,234円 (ja), ¥1,234 (en); sen only when there are some.
+  function yen(value, digits) {
     if (!isNum(value)) return "—";
-    return new Intl.NumberFormat(lang, { style: "currency", currency: "JPY", maximumFractionDigits: 0 }).format(value);
+    const places = digits ?? (Math.round(value * 100) % 100 === 0 ? 0 : 2);
+    const text = num(Math.abs(value), places);
+    const sign = value < 0 ? "−" : "";
+    return lang === "ja" ? `${sign}${text}円` : `${sign}¥${text}`;
   }
   function fmtTime(iso, opts) {
     if (!iso) return "—";
-    return new Intl.DateTimeFormat(lang, Object.assign({ timeZone: TZ }, opts || {
+    return formatter("d", Object.assign({ timeZone: TZ, hourCycle: "h23" }, opts || {
       year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
     })).format(new Date(iso));
+  }
+  const fmtSec = (s, opts) => fmtTime(new Date(s * 1000).toISOString(), opts);
+  const hhmm = (s) => fmtSec(s, { hour: "2-digit", minute: "2-digit" });
+  function dayLabel(s, withWeekday) {
+    const opts = { month: "numeric", day: "numeric" };
+    if (withWeekday) opts.weekday = "short";
+    return fmtSec(s + 43200, opts);
+  }
+  function monthLabel(s, withYear) {
+    const opts = withYear ? { year: "numeric", month: lang === "ja" ? "long" : "short" } : { month: lang === "ja" ? "long" : "short" };
+    return fmtSec(s + 14 * DAY_S, opts);
   }
   function duration(seconds) {
     if (!isNum(seconds)) return t("never");
     const s = Math.max(0, Math.round(seconds));
-    let text;
-    if (s < 90) text = lang === "ja" ? `${s}秒` : `${s} s`;
-    else if (s < 5400) text = lang === "ja" ? `${Math.round(s / 60)}分` : `${Math.round(s / 60)} min`;
-    else if (s < 172800) text = lang === "ja" ? `${Math.round(s / 3600)}時間` : `${Math.round(s / 3600)} h`;
-    else text = lang === "ja" ? `${Math.round(s / 86400)}日` : `${Math.round(s / 86400)} days`;
-    return text;
+    if (s < 90) return lang === "ja" ? `${s}秒` : `${s} s`;
+    if (s < 5400) return lang === "ja" ? `${Math.round(s / 60)}分` : `${Math.round(s / 60)} min`;
+    if (s < 172800) return lang === "ja" ? `${Math.round(s / 3600)}時間` : `${Math.round(s / 3600)} h`;
+    return lang === "ja" ? `${Math.round(s / 86400)}日` : `${Math.round(s / 86400)} days`;
   }
-  function cssVar(name) {
-    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  }
+  function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
   // JST calendar helpers: a "day" is a YYYY-MM-DD string in Japan.
+  const jstDay = new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" });
+  const serverNow = () => Date.now() + clockOffset;
   function jstToday() {
-    return new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(Date.now() + clockOffset));
+    return jstDay.format(new Date(serverNow()));
   }
   function addDays(day, n) {
     const d = new Date(day + "T00:00:00Z");
     d.setUTCDate(d.getUTCDate() + n);
     return d.toISOString().slice(0, 10);
   }
+  function addMonths(day, n) {
+    const d = new Date(day.slice(0, 8) + "01T00:00:00Z");
+    d.setUTCMonth(d.getUTCMonth() + n);
+    return d.toISOString().slice(0, 10);
+  }
   function jstMidnight(day) { return Date.parse(day + "T00:00:00+09:00") / 1000; }
   function daysBetween(a, b) { return Math.round((Date.parse(b) - Date.parse(a)) / 86400000); }
+  function dayText(day) { return dayLabel(jstMidnight(day), false); }
 
   let meter = null;
   let clockOffset = 0; // server clock − browser clock (ms)
@@ -194,7 +149,9 @@
     const theme = store.get("theme") || "auto";
     const button = $("theme-toggle");
     button.textContent = theme === "dark" ? "☾" : theme === "light" ? "☀" : "◐";
-    button.title = t("theme.toggle") + " (" + t("theme." + theme) + ")";
+    const label = t("theme.toggle") + " (" + t("theme." + theme) + ")";
+    button.title = label;
+    button.setAttribute("aria-label", label);
   }
   const charts = [];
   function redrawCharts() { for (const redraw of charts) redraw(); }
@@ -203,8 +160,20 @@
   function sizeOf(el, height) {
     return { width: Math.max(280, el.clientWidth || el.parentElement.clientWidth - 32), height };
   }
-  function makeChart(el, opts, data, height) {
+  function noData(el) {
     el.textContent = "";
+    if (el._chart) { el._chart.destroy(); el._chart = null; }
+    const box = document.createElement("div");
+    box.className = "no-data";
+    box.textContent = t("chart.noData");
+    el.appendChild(box);
+    el.setAttribute("aria-label", t("chart.noData"));
+    return null;
+  }
+  function makeChart(el, opts, data, height, alt) {
+    el.textContent = "";
+    if (el._chart) { el._chart.destroy(); el._chart = null; }
+    el.setAttribute("aria-label", alt || "");
     if (typeof uPlot === "undefined") return null;
     const chart = new uPlot(Object.assign({ tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), TZ) }, opts, sizeOf(el, height)), data, el);
     el._chart = chart;
@@ -214,94 +183,258 @@
     for (const el of document.querySelectorAll(".chart")) {
       if (el._chart) el._chart.setSize(sizeOf(el, el._chart.height));
     }
+    redrawCharts(); // tick labels depend on the width
   });
-  function axes() {
+  function yAxis(unitKey, digits) {
     const stroke = cssVar("--muted");
     const grid = { stroke: cssVar("--line"), width: 1 };
-    return [
-      { stroke, grid, ticks: grid },
-      { stroke, grid, ticks: grid, size: 60 },
-    ];
+    return {
+      stroke, grid, ticks: grid, size: 56, label: t(unitKey), labelSize: 18, labelFont: "12px system-ui, sans-serif",
+      values: (u, splits) => splits.map((v) => num(v, digits)),
+    };
   }
-  function barPaths() { return uPlot.paths.bars({ size: [0.8, 60], gap: 1 }); }
-  function barSeries(label, color) {
-    return { label, stroke: color, fill: color, width: 0, paths: barPaths(), points: { show: false } };
-  }
-
-  // ---------------------------------------------------------------- Now
-  let live = null;
-  let liveReceivedAt = 0;
-  const nowPoints = { x: [], y: [] };
-
-  function renderLive() {
-    const s = live;
-    if (!s) return;
-    const unavailable = !s.online || !isNum(s.power_w) || s.stale;
-    const power = $("power-value");
-    power.textContent = isNum(s.power_w) && !unavailable ? num(Math.abs(s.power_w), 0) : t("unavailable");
-    power.classList.toggle("unavailable", unavailable);
-    setText("power-unit", unavailable ? "" : "W");
-    const dir = $("direction");
-    dir.className = "badge" + (s.direction && !unavailable ? " " + s.direction : "");
-    dir.textContent = s.direction && !unavailable ? t(s.direction) : "—";
-
-    const contract = s.contract_amperes;
-    setText("contract", isNum(contract) ? contract + " A" : "—");
-    let near = false;
-    for (const [phase, value] of [["r", s.current_r_a], ["t", s.current_t_a]]) {
-      const ok = isNum(value) && s.online && !s.stale;
-      setText("current-" + phase, ok ? num(value, 1) + " A" : t("unavailable"));
-      const bar = $("bar-" + phase);
-      const ratio = ok && isNum(contract) && contract > 0 ? Math.abs(value) / contract : 0;
-      bar.style.width = Math.min(100, ratio * 100) + "%";
-      bar.classList.toggle("near", ratio >= NEAR_LIMIT && ratio < 1);
-      bar.classList.toggle("over", ratio >= 1);
-      if (ratio >= NEAR_LIMIT) near = true;
+  function xAxis(splits, labels) {
+    const stroke = cssVar("--muted");
+    const grid = { stroke: cssVar("--line"), width: 1 };
+    const axis = { stroke, grid, ticks: grid };
+    if (splits) {
+      axis.splits = () => splits;
+      axis.values = () => labels;
     }
-    $("current-warning").hidden = !near;
-
-    const link = s.link || {};
-    setText("link-state", link.state || "—");
-    setText("link-lqi", isNum(link.lqi) ? String(link.lqi) : "—");
-    setText("link-rssi", isNum(link.rssi_dbm) ? num(link.rssi_dbm, 0) + " dBm" : "—");
-    setText("online", s.online ? t("online") : t("offline"));
-    setText("energy-import", isNum(s.energy_import_kwh) ? num(s.energy_import_kwh, 1) + " kWh" : t("unavailable"));
-    setText("energy-export", isNum(s.energy_export_kwh) ? num(s.energy_export_kwh, 1) + " kWh" : "—");
-    setText("last-slot", s.last_slot_end ? fmtTime(s.last_slot_end, { hour: "2-digit", minute: "2-digit" }) : "—");
-    tick();
+    return axis;
   }
+  // A hatch in the series colour: bars of intervals whose readings are incomplete.
+  function hatch(color) {
+    const c = document.createElement("canvas");
+    c.width = c.height = 8;
+    const g = c.getContext("2d");
+    g.strokeStyle = color;
+    g.lineWidth = 2;
+    g.beginPath(); g.moveTo(0, 8); g.lineTo(8, 0); g.moveTo(-2, 2); g.lineTo(2, -2); g.moveTo(6, 10); g.lineTo(10, 6); g.stroke();
+    return g.createPattern(c, "repeat");
+  }
+  // Bars that cover exactly their interval [x, end): never centred on the interval's start.
+  function intervalBars(ends) {
+    return (u, seriesIdx, idx0, idx1) => {
+      const xs = u.data[0];
+      const ys = u.data[seriesIdx];
+      const fill = new Path2D();
+      const zero = u.valToPos(0, "y", true);
+      const gap = Math.max(1, Math.round(devicePixelRatio));
+      for (let i = idx0; i <= idx1; i++) {
+        const v = ys[i];
+        if (v === null || v === undefined || !isNum(ends[i])) continue;
+        const left = Math.round(u.valToPos(xs[i], "x", true));
+        const right = Math.round(u.valToPos(ends[i], "x", true));
+        const top = Math.round(u.valToPos(v, "y", true));
+        const width = Math.max(1, right - left - gap);
+        fill.rect(left + (right - left - width > 0 ? Math.floor(gap / 2) : 0), Math.min(top, zero), width, Math.max(1, Math.abs(zero - top)));
+      }
+      return { stroke: fill, fill };
+    };
+  }
+  function barSeries(label, color, ends, unit) {
+    return {
+      label, stroke: color, fill: color, width: 0, paths: intervalBars(ends), points: { show: false },
+      value: (u, v) => (isNum(v) ? num(Math.abs(v), 3) + " " + unit : "—"),
+    };
+  }
+  // Tick positions: one per interval (its middle), thinned to fit, each label once.
+  function ticks(rows, label, width, minPx) {
+    if (!rows.length) return { splits: [], labels: [] };
+    const span = rows[rows.length - 1].end - rows[0].x;
+    const px = (width - 70) / span;
+    const splits = [];
+    const labels = [];
+    let lastRight = -Infinity;
+    for (const r of rows) {
+      const mid = (r.x + r.end) / 2;
+      const pos = (mid - rows[0].x) * px;
+      if (pos - minPx / 2 < lastRight) continue;
+      splits.push(mid);
+      labels.push(label(r));
+      lastRight = pos + minPx / 2;
+    }
+    return { splits, labels };
+  }
+  function summaryOf(rows) {
+    const known = rows.filter((r) => isNum(r.imp));
+    if (!known.length) return t("chart.noData");
+    const bought = known.reduce((a, r) => a + r.imp, 0);
+    const peak = known.reduce((a, r) => (r.imp > a.imp ? r : a), known[0]);
+    let text = t("chart.summary", { bought: num(bought, 2), n: known.length, peak: num(peak.imp, 2), at: peak.label });
+    const sold = rows.reduce((a, r) => a + (isNum(r.exp) ? r.exp : 0), 0);
+    if (sold > 0) text += t("chart.summarySold", { sold: num(sold, 2) });
+    return text;
+  }
+
+  // One bar chart for today, a day, a week, a month, a year or a range.
+  function energyChart(el, rows, { kind, height, yesterday, altKey }) {
+    if (!rows.some((r) => isNum(r.imp) || isNum(r.exp))) return noData(el);
+    const width = sizeOf(el, height).width;
+    const xs = rows.map((r) => r.x);
+    const ends = rows.map((r) => r.end);
+    const lastEnd = ends[ends.length - 1];
+    // one more x at the end of the last interval: the step line reaches it
+    const xData = xs.concat([lastEnd]);
+    const pad = (a) => a.concat([null]);
+    const solid = pad(rows.map((r) => (isNum(r.imp) && r.complete !== false ? r.imp : null)));
+    const partial = pad(rows.map((r) => (isNum(r.imp) && r.complete === false ? r.imp : null)));
+    const endsPad = ends.concat([null]);
+    const importColor = cssVar("--import");
+    const exportColor = cssVar("--export");
+    const rowLabel = (i) => (i === null || i === undefined || !rows[i] ? "" : rows[i].range);
+    const series = [
+      { label: t(kind === "slots" ? "chart.time" : kind === "monthly" ? "chart.month" : "chart.date"), value: (u, v, si, i) => rowLabel(i) },
+      barSeries(t(yesterday ? "series.today" : "series.bought"), importColor, endsPad, "kWh"),
+    ];
+    const data = [xData, solid];
+    if (partial.some((v) => v !== null)) {
+      const s = barSeries(t("series.boughtIncomplete"), importColor, endsPad, "kWh");
+      s.fill = hatch(importColor);
+      series.push(s);
+      data.push(partial);
+    }
+    if (yesterday) {
+      const values = pad(yesterday.slice(0, rows.length));
+      values[values.length - 1] = values[values.length - 2]; // the last step reaches 24:00
+      series.push({
+        label: t("series.yesterday"), stroke: cssVar("--previous"), width: 2, dash: [6, 4],
+        paths: uPlot.paths.stepped({ align: 1 }), points: { show: false },
+        value: (u, v) => (isNum(v) ? num(v, 3) + " kWh" : "—"),
+      });
+      data.push(values);
+    }
+    if (rows.some((r) => isNum(r.exp) && r.exp > 0)) {
+      series.push(barSeries(t("series.sold"), exportColor, endsPad, "kWh"));
+      data.push(pad(rows.map((r) => (isNum(r.exp) ? -r.exp : null))));
+    }
+    let tick;
+    if (kind === "slots") {
+      const every = width < 500 ? 12 : 6; // 6 h or 3 h
+      const picked = rows.filter((r, i) => i % every === 0);
+      tick = { splits: picked.map((r) => r.x), labels: picked.map((r) => hhmm(r.x)) };
+    } else if (kind === "daily") {
+      const week = rows.length <= 7;
+      tick = ticks(rows, (r) => dayLabel(r.x, week), width, week ? 70 : 34);
+    } else {
+      const years = new Set(rows.map((r) => fmtSec(r.x + 14 * DAY_S, { year: "numeric" }))).size;
+      tick = ticks(rows, (r) => monthLabel(r.x, years > 1), width, years > 1 ? 64 : 40);
+    }
+    const opts = {
+      series,
+      axes: [xAxis(tick.splits, tick.labels), yAxis("chart.kwhAxis", 1)],
+      scales: { x: { time: true, range: () => [xs[0], lastEnd] } },
+      cursor: { points: { show: false } },
+    };
+    return makeChart(el, opts, data, height, t(altKey, { summary: summaryOf(rows) }));
+  }
+
+  // ---------------------------------------------------------------- the one state
+  let live = null;
+  let disconnected = false;
+  const nowPoints = { x: [], y: [] };
 
   function currentAge() {
     if (!live) return null;
     const last = live.last_seen || live.power_at;
     if (!last) return null;
-    const serverNow = Date.now() + clockOffset;
-    return Math.max(0, (serverNow - Date.parse(last)) / 1000);
+    return Math.max(0, (serverNow() - Date.parse(last)) / 1000);
+  }
+  // The server derives the status once (jsonout.live_status); between updates only time moves
+  // it on (live/recovering → stale), and a lost stream makes everything unknown.
+  function status() {
+    if (disconnected) return "disconnected";
+    if (!live) return "waiting";
+    const age = currentAge();
+    if ((live.status === "live" || live.status === "recovering") && (age === null || age > live.stale_after_s)) return "stale";
+    return live.status || "waiting";
+  }
+  function linkState(state) { return state ? t("link." + state) : "—"; }
+
+  function renderLive() {
+    const s = live;
+    const st = status();
+    const line = $("status-line");
+    line.dataset.status = st;
+    setText("status-text", t("status." + st));
+    const reason = s && st !== "live" && s.reason ? t("status.reason", { reason: reasonText(s.reason) }) : "";
+    setText("status-reason", reason);
+    document.body.dataset.status = st;
+    if (!s) return;
+    const current = st === "live";
+    const shown = current || st === "recovering"; // greyed: the last values, not live ones
+    const power = $("power-value");
+    const hasPower = isNum(s.power_w) && shown;
+    power.textContent = hasPower ? num(Math.abs(s.power_w), 0) : t("unavailable");
+    power.classList.toggle("unavailable", !hasPower);
+    power.parentElement.classList.toggle("dim", hasPower && !current);
+    setText("power-unit", hasPower ? "W" : "");
+    const dir = $("direction");
+    dir.className = "badge" + (s.direction && hasPower ? " " + s.direction : "") + (hasPower && !current ? " dim" : "");
+    dir.textContent = s.direction && hasPower ? t(s.direction) : "—";
+
+    const contract = s.contract_amperes;
+    setText("contract", isNum(contract) ? contract + " A" : "—");
+    let worst = 0;
+    for (const [phase, value] of [["r", s.current_r_a], ["t", s.current_t_a]]) {
+      const ok = isNum(value) && shown;
+      const el = $("current-" + phase);
+      el.textContent = ok ? num(Math.abs(value), 1) + " A" : t("unavailable");
+      el.classList.toggle("dim", ok && !current);
+      const bar = $("bar-" + phase);
+      const ratio = ok && isNum(contract) && contract > 0 ? Math.abs(value) / contract : 0;
+      bar.style.width = Math.min(100, ratio * 100) + "%";
+      bar.classList.toggle("near", ratio >= NEAR_LIMIT && ratio < 1);
+      bar.classList.toggle("over", ratio >= 1);
+      bar.classList.toggle("dim", ok && !current);
+      worst = Math.max(worst, ratio);
+    }
+    const warning = $("current-warning");
+    warning.hidden = worst < NEAR_LIMIT;
+    warning.textContent = worst >= 1 ? t("now.overLimit") : t("now.nearLimit");
+
+    const link = s.link || {};
+    const linkKnown = st !== "disconnected";
+    setText("online", t("status." + st));
+    setText("link-state", linkKnown ? linkState(link.state) : "—");
+    setText("link-lqi", linkKnown && isNum(link.lqi) ? String(link.lqi) : "—");
+    setText("link-rssi", linkKnown && isNum(link.rssi_dbm) ? num(link.rssi_dbm, 0) + " dBm" : "—");
+    for (const [id, value] of [["energy-import", s.energy_import_kwh], ["energy-export", s.energy_export_kwh]]) {
+      const el = $(id);
+      el.textContent = isNum(value) ? num(value, 1) + " kWh" : id === "energy-import" ? t("unavailable") : "—";
+      el.classList.toggle("dim", !current);
+    }
+    setText("last-slot", s.last_slot_end ? fmtTime(s.last_slot_end, { hour: "2-digit", minute: "2-digit" }) + (isNum(s.last_slot_import_kwh) ? " · " + num(s.last_slot_import_kwh, 2) + " kWh" : "") : "—");
+    tick();
   }
 
+  let lastShownStatus = null;
   function tick() {
-    if (!live) return;
     const age = currentAge();
     setText("age", age === null ? t("never") : t("ago", { n: duration(age) }));
-    const stale = age === null || age > live.stale_after_s;
+    const st = status();
     const banner = $("stale-banner");
-    if (stale !== !banner.hidden) {
-      banner.hidden = !stale;
-      if (stale && !live.stale) { live = Object.assign({}, live, { stale: true }); renderLive(); return; }
+    const stale = st === "stale" || st === "latched" || (st === "waiting" && live !== null);
+    banner.hidden = !stale;
+    if (stale) {
+      setText("stale-title", t("status." + st));
+      setText("stale-detail", age === null ? t("stale.never") : t("stale.detail", { age: duration(age) }));
     }
-    if (stale) setText("stale-detail", age === null ? t("stale.never") : t("stale.detail", { age: duration(age) }));
-    setText("server-time", fmtTime(new Date(Date.now() + clockOffset).toISOString(), { hour: "2-digit", minute: "2-digit", second: "2-digit" }) + " JST");
+    if (st !== lastShownStatus) { lastShownStatus = st; if (live) renderLive(); }
+    setText("server-time", fmtTime(new Date(serverNow()).toISOString(), { hour: "2-digit", minute: "2-digit", second: "2-digit" }) + " JST");
   }
 
   function onState(state) {
-    liveReceivedAt = Date.now();
-    if (state.server_time) clockOffset = Date.parse(state.server_time) - liveReceivedAt;
+    const receivedAt = Date.now();
+    if (state.server_time) clockOffset = Date.parse(state.server_time) - receivedAt;
     const previousSlot = live && live.last_slot_end;
     live = state;
+    disconnected = false;
     if (!meter) meter = state.meter;
-    renderLive();
     $("conn-banner").hidden = true;
-    if (isNum(state.power_w) && state.power_at && !state.stale) {
+    renderLive();
+    if (isNum(state.power_w) && state.power_at && state.status === "live") {
       const x = Date.parse(state.power_at) / 1000;
       if (!nowPoints.x.length || x > nowPoints.x[nowPoints.x.length - 1]) {
         nowPoints.x.push(x); nowPoints.y.push(state.power_w);
@@ -320,37 +453,82 @@
     source.addEventListener("state", (event) => onState(JSON.parse(event.data)));
     source.addEventListener("open", () => { $("conn-banner").hidden = true; });
     source.addEventListener("error", () => {
-      if (source.readyState !== EventSource.OPEN) $("conn-banner").hidden = false;
+      if (source.readyState !== EventSource.OPEN) {
+        disconnected = true;
+        $("conn-banner").hidden = false;
+        renderLive();
+      }
     });
   }
 
-  let nowChart = null;
+  // ---------------------------------------------------------------- Now: the last hour
+  function gapLimit() { return live && isNum(live.stale_after_s) ? live.stale_after_s : 60; }
   function drawNowChart() {
     const el = $("now-chart");
     if (page !== "now" || !el) return;
-    const data = [nowPoints.x.slice(), nowPoints.y.slice()];
-    if (nowChart) { nowChart.setData(data); return; }
-    nowChart = makeChart(el, {
-      series: [{}, { label: t("series.power"), stroke: cssVar("--import"), width: 2, fill: cssVar("--import") + "22" }],
-      axes: axes(),
+    // Draw nothing where there was no reading: a null between readings further apart than
+    // the stale limit (the same rule that marks the state stale).
+    const xs = [];
+    const ys = [];
+    const gaps = [];
+    for (let i = 0; i < nowPoints.x.length; i++) {
+      if (i && nowPoints.x[i] - nowPoints.x[i - 1] > gapLimit()) {
+        xs.push((nowPoints.x[i] + nowPoints.x[i - 1]) / 2); ys.push(null);
+        gaps.push([nowPoints.x[i - 1], nowPoints.x[i]]);
+      }
+      xs.push(nowPoints.x[i]); ys.push(nowPoints.y[i]);
+    }
+    if (!xs.length) return noData(el);
+    const known = ys.filter(isNum);
+    let alt = t("now.chartSummary", { min: num(Math.min(...known), 0), max: num(Math.max(...known), 0), last: num(known[known.length - 1], 0) });
+    for (const [a, b] of gaps) alt += "; " + t("now.gap", { from: hhmm(a), to: hhmm(b) });
+    el.dataset.gaps = String(gaps.length);
+    const color = cssVar("--import");
+    const last = xs[xs.length - 1];
+    makeChart(el, {
+      series: [
+        { label: t("chart.time"), value: (u, v) => (isNum(v) ? fmtSec(v, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "") },
+        { label: t("series.power"), stroke: color, width: 2, spanGaps: false, value: (u, v) => (isNum(v) ? num(v, 0) + " W" : "—") },
+      ],
+      axes: [Object.assign(xAxis(null, null), { values: (u, splits) => splits.map(hhmm) }), yAxis("chart.wAxis", 0)],
       legend: { show: false },
-      // Always the hour up to the newest reading, however few readings there are yet.
-      scales: { x: { time: true, range: (u, min, max) => [max - 3600, max] } },
-    }, data, 180);
+      scales: {
+        x: { time: true, range: () => [last - 3600, last] },
+        y: {
+          range: (u, min, max) => {
+            if (!isNum(min) || !isNum(max)) return [0, MIN_SPAN_W];
+            const span = Math.max(max - min, MIN_SPAN_W) * 1.1;
+            const mid = (min + max) / 2;
+            return [Math.floor((mid - span / 2) / 50) * 50, Math.ceil((mid + span / 2) / 50) * 50];
+          },
+        },
+      },
+    }, [xs, ys], 180, t("now.chartAlt", { summary: alt }));
   }
   async function loadNow() {
     try {
       const body = await api("/readings", { resolution: "raw" });
       nowPoints.x = []; nowPoints.y = [];
       for (const r of body.readings) if (isNum(r.power_w)) { nowPoints.x.push(Date.parse(r.time) / 1000); nowPoints.y.push(r.power_w); }
-      nowChart = null;
       drawNowChart();
     } catch (error) { /* no database yet: the live stream still works */ }
   }
-  charts.push(() => { if (page === "now") { nowChart = null; drawNowChart(); } });
+  charts.push(() => { if (page === "now") drawNowChart(); });
 
   // ---------------------------------------------------------------- Today
   let todayData = null;
+  function slotRows(slots) {
+    const now = serverNow() / 1000;
+    return slots.map((s) => {
+      const x = Date.parse(s.start) / 1000;
+      return {
+        key: s.start, x, end: x + SLOT_S, imp: s.import_kwh, exp: s.export_kwh,
+        label: hhmm(x), range: hhmm(x) + "–" + hhmm(x + SLOT_S),
+        over: x + SLOT_S <= now,
+      };
+    });
+  }
+  function isSolar(...values) { return values.some((v) => isNum(v) && v > 0); }
   async function loadToday() {
     const today = jstToday();
     const yesterday = addDays(today, -1);
@@ -366,51 +544,40 @@
       setText("today-yesterday", t("error.load", { msg: error.message }));
     }
     try {
-      const [day, period] = await Promise.all([
-        api("/cost", { from: today, to: today }),
-        api("/cost", {}),
-      ]);
+      const [day, period] = await Promise.all([api("/cost", { from: today, to: today }), api("/cost", {})]);
       const bill = day.bills[0];
-      setText("today-cost", yen(bill.total));
-      setText("period-cost", t("today.period", { v: yen(period.total) }) + " · " + t("today.energyCost", { v: yen(bill.energy_cost) }));
-      setText("today-credit", bill.feed_in_credit ? t("today.credit", { v: yen(bill.feed_in_credit) }) : "");
+      const fixed = bill.lines.filter((l) => l.kind === "fixed").reduce((a, l) => a + l.amount, 0);
+      setText("today-cost", bill.known_slots ? yen(bill.total, 0) : "—");
+      setText("today-cost-parts", t("today.costParts", { energy: yen(bill.energy_cost), base: yen(fixed), n: bill.known_slots }));
+      const whole = period.bills[0];
+      setText("period-cost", t("today.period", { from: dayText(whole.from), v: yen(period.total, 0) }) + " · " + t("today.periodEnergy", { v: yen(whole.energy_cost) }));
+      setText("today-credit", bill.feed_in_credit ? t("today.credit", { v: yen(bill.feed_in_credit, 0) }) : "");
       $("today-cost-card").hidden = false;
     } catch (error) {
-      $("today-cost-card").hidden = error.status === 404;
+      $("today-cost-card").hidden = true;
     }
   }
   function renderToday() {
     if (!todayData) return;
     const { now, before } = todayData;
+    const solar = isSolar(now.export_kwh, before.export_kwh, live && live.energy_export_kwh);
+    setText("today-energy-title", t(solar ? "today.bought" : "today.used"));
     setText("today-energy", isNum(now.import_kwh) ? num(now.import_kwh, 2) : "—");
-    const sold = now.export_kwh;
-    $("today-sold-card").hidden = !(isNum(sold) && sold > 0) && !(isNum(before.export_kwh) && before.export_kwh > 0);
-    setText("today-sold", num(sold, 2));
+    $("today-sold-card").hidden = !solar;
+    setText("today-sold", num(now.export_kwh, 2));
     // yesterday up to the same time of day
     const known = now.slots.filter((s) => isNum(s.import_kwh)).length;
     let until = 0;
     for (let i = 0; i < known && i < before.slots.length; i++) if (isNum(before.slots[i].import_kwh)) until += before.slots[i].import_kwh;
     setText("today-yesterday", t("today.yesterday", { v: num(until, 2) }));
-
-    const xs = now.slots.map((s) => Date.parse(s.start) / 1000);
-    const todayImport = now.slots.map((s) => (isNum(s.import_kwh) ? s.import_kwh : null));
-    const yesterdayImport = xs.map((_, i) => (before.slots[i] && isNum(before.slots[i].import_kwh) ? before.slots[i].import_kwh : null));
-    const series = [
-      {},
-      barSeries(t("series.today"), cssVar("--import")),
-      { label: t("series.yesterday"), stroke: cssVar("--previous"), width: 2, dash: [6, 4], paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } },
-    ];
-    const data = [xs, todayImport, yesterdayImport];
-    if (!$("today-sold-card").hidden) {
-      series.push(barSeries(t("series.sold"), cssVar("--export")));
-      data.push(now.slots.map((s) => (isNum(s.export_kwh) ? -s.export_kwh : null)));
-    }
-    makeChart($("today-chart"), { series, axes: axes(), scales: { x: { time: true } } }, data, 300);
+    const rows = slotRows(now.slots);
+    const yesterday = before.slots.map((s) => (isNum(s.import_kwh) ? s.import_kwh : null));
+    energyChart($("today-chart"), rows, { kind: "slots", height: 300, yesterday, altKey: "today.chartAlt" });
   }
   charts.push(() => { if (page === "today") renderToday(); });
 
   // ---------------------------------------------------------------- History
-  const hist = { view: "day", date: null, from: null, to: null, rows: [], columns: [], title: "" };
+  const hist = { view: "day", date: null, from: null, to: null, rows: [], title: "" };
 
   function historySpan() {
     const d = hist.date;
@@ -422,11 +589,17 @@
     }
     if (hist.view === "month") {
       const from = d.slice(0, 8) + "01";
-      const next = new Date(from + "T00:00:00Z"); next.setUTCMonth(next.getUTCMonth() + 1);
-      return { from, to: addDays(next.toISOString().slice(0, 10), -1) };
+      return { from, to: addDays(addMonths(from, 1), -1) };
     }
     if (hist.view === "year") return { from: d.slice(0, 4) + "-01-01", to: d.slice(0, 4) + "-12-31" };
-    return { from: hist.from || d, to: hist.to || d };
+    let from = hist.from || d;
+    let to = hist.to || d;
+    if (to < from) [from, to] = [to, from];
+    if (daysBetween(from, to) + 1 > 92) { // months: whole months, as /monthly counts them
+      from = from.slice(0, 8) + "01";
+      to = addDays(addMonths(to, 1), -1);
+    }
+    return { from, to };
   }
   function resolutionOf(span) {
     const days = daysBetween(span.from, span.to) + 1;
@@ -441,7 +614,7 @@
     hist.to = $("hist-to").value || null;
     const range = hist.view === "range";
     for (const el of document.querySelectorAll("#history-form .range")) el.hidden = !range;
-    for (const el of document.querySelectorAll("#history-form .single, #hist-prev, #hist-next")) el.hidden = range;
+    for (const el of document.querySelectorAll("#history-form .single")) el.hidden = range;
   }
   function writeHistoryUrl() {
     const params = new URLSearchParams({ view: hist.view });
@@ -454,14 +627,23 @@
     let next;
     if (hist.view === "day") next = addDays(d, direction);
     else if (hist.view === "week") next = addDays(d, 7 * direction);
-    else if (hist.view === "month") {
-      const x = new Date(d.slice(0, 8) + "01T00:00:00Z"); x.setUTCMonth(x.getUTCMonth() + direction);
-      next = x.toISOString().slice(0, 10);
-    } else {
-      next = (Number(d.slice(0, 4)) + direction) + d.slice(4);
-    }
+    else if (hist.view === "month") next = addMonths(d, direction);
+    else next = (Number(d.slice(0, 4)) + direction) + d.slice(4);
     $("hist-date").value = next;
     loadHistory();
+  }
+  // Whether a day's or month's readings are complete, so far, or still to come.
+  function coverage(imported, expected, soFar) {
+    if (soFar === 0) return { complete: null, text: t("hist.future"), cls: "" };
+    if (!imported) return { complete: false, text: t("hist.noData"), cls: "missing" };
+    if (imported >= expected) return { complete: true, text: t("hist.complete"), cls: "" };
+    const missing = Math.max(0, soFar - imported);
+    if (!missing) return { complete: false, text: t("hist.partial", { n: num(imported, 0), of: num(expected, 0) }), cls: "incomplete" };
+    return { complete: false, text: t("hist.missing", { n: num(missing, 0) }), cls: "incomplete" };
+  }
+  function elapsedSlots(startSec, endSec) {
+    const now = serverNow() / 1000;
+    return Math.max(0, Math.min(endSec, now) - startSec) / SLOT_S | 0;
   }
 
   async function loadHistory() {
@@ -481,70 +663,93 @@
       error.hidden = false;
       return;
     }
-    let costs = null;
+    // One computation, one figure: a period's cost is its own bill (the same request the
+    // year view makes for that month); rows are the bills of their days or months.
+    let whole = null;
+    let perRow = null;
     try {
-      const group = kind === "slots" ? "range" : kind === "daily" ? "day" : "month";
-      costs = await api("/cost", { from: span.from, to: span.to, group });
-    } catch (e) { costs = null; }
-    $("hist-cost-card").hidden = !costs;
-    setText("hist-cost", costs ? yen(costs.total) : "—");
+      if (kind === "monthly") {
+        perRow = await api("/cost", { from: span.from, to: span.to, group: "month" });
+        whole = { total: perRow.total, known: perRow.bills.reduce((a, b) => a + b.known_slots, 0), of: perRow.bills.reduce((a, b) => a + b.period_slots, 0) };
+      } else {
+        const [range, rows] = await Promise.all([
+          api("/cost", { from: span.from, to: span.to }),
+          kind === "daily" ? api("/cost", { from: span.from, to: span.to, group: "day" }) : Promise.resolve(null),
+        ]);
+        whole = { total: range.total, known: range.bills[0].known_slots, of: range.bills[0].expected_slots };
+        perRow = rows;
+      }
+    } catch (e) { whole = null; perRow = null; }
+    $("hist-cost-card").hidden = !whole;
+    setText("hist-cost", whole && whole.known ? yen(whole.total, 0) : "—");
+    setText("hist-coverage", whole ? t("unit.halfHours", { n: num(whole.known, 0) }) : "");
     setText("hist-import", num(body.import_kwh, 2));
     setText("hist-export", num(body.export_kwh, 2));
 
-    const rows = [];
     const costBy = {};
-    if (costs) for (const b of costs.bills) costBy[kind === "monthly" ? b.from.slice(0, 7) : b.from] = b.total;
+    if (perRow) for (const b of perRow.bills) costBy[kind === "monthly" ? b.from.slice(0, 7) : b.from] = b;
+    const rows = [];
     if (kind === "slots") {
-      for (const s of body.slots) rows.push({ key: s.start, x: Date.parse(s.start) / 1000, label: fmtTime(s.start, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }), imp: s.import_kwh, exp: s.export_kwh, cost: null });
+      for (const r of slotRows(body.slots)) {
+        r.label = span.from === span.to ? hhmm(r.x) : dayLabel(r.x) + " " + hhmm(r.x);
+        r.cover = !r.over ? coverage(0, 1, 0) : isNum(r.imp) ? { complete: true, text: "", cls: "" } : { complete: false, text: t("hist.noData"), cls: "missing" };
+        rows.push(r);
+      }
     } else if (kind === "daily") {
-      for (const d of body.days) rows.push({ key: d.date, x: jstMidnight(d.date), label: d.date, imp: d.import_kwh, exp: d.export_kwh, cost: costBy[d.date] ?? null, complete: d.complete });
+      for (const d of body.days) {
+        const x = jstMidnight(d.date);
+        const cover = coverage(d.import_slots, d.expected_slots, elapsedSlots(x, x + DAY_S));
+        const bill = costBy[d.date];
+        rows.push({ key: d.date, x, end: x + DAY_S, label: dayLabel(x, true), range: dayLabel(x, true), imp: d.import_kwh, exp: d.export_kwh, cost: bill && bill.known_slots ? bill.total : null, complete: cover.complete, cover });
+      }
     } else {
-      for (const m of body.months) rows.push({ key: m.month, x: jstMidnight(m.first_day), label: m.month, imp: m.import_kwh, exp: m.export_kwh, cost: costBy[m.month] ?? null, complete: m.complete });
+      for (const m of body.months) {
+        const x = jstMidnight(m.first_day);
+        const end = jstMidnight(addMonths(m.first_day, 1));
+        const cover = coverage(m.import_slots, m.expected_slots, elapsedSlots(x, end));
+        const bill = costBy[m.month];
+        const label = monthLabel(x, true);
+        rows.push({ key: m.month, x, end, label, range: label, imp: m.import_kwh, exp: m.export_kwh, cost: bill && bill.known_slots ? bill.total : null, complete: cover.complete, cover });
+      }
     }
     hist.rows = rows;
     hist.kind = kind;
     hist.span = span;
-    hist.hasCost = !!costs && kind !== "slots";
-    hist.title = span.from === span.to ? span.from : span.from + " – " + span.to;
+    hist.hasCost = !!perRow;
+    hist.title = span.from === span.to ? dayText(span.from) : dayText(span.from) + " – " + dayText(span.to);
     renderHistory();
   }
 
   function renderHistory() {
     if (!hist.rows) return;
     const kind = hist.kind;
-    setText("hist-title", hist.title);
-    const hasExport = hist.rows.some((r) => isNum(r.exp) && r.exp > 0);
-    const series = [{}, barSeries(t("series.bought"), cssVar("--import"))];
-    const data = [hist.rows.map((r) => r.x), hist.rows.map((r) => (isNum(r.imp) ? r.imp : null))];
-    if (hasExport) {
-      series.push(barSeries(t("series.sold"), cssVar("--export")));
-      data.push(hist.rows.map((r) => (isNum(r.exp) ? -r.exp : null)));
-    }
-    const xValues = kind === "monthly"
-      ? (u, splits) => splits.map((v) => fmtTime(new Date(v * 1000).toISOString(), { year: "numeric", month: "2-digit" }))
-      : kind === "daily"
-        ? (u, splits) => splits.map((v) => fmtTime(new Date(v * 1000).toISOString(), { month: "2-digit", day: "2-digit" }))
-        : undefined;
-    const ax = axes();
-    if (xValues) ax[0].values = xValues;
-    const chart = makeChart($("history-chart"), { series, axes: ax, scales: { x: { time: true } } }, data, 300);
-    if (chart) window.routebHistoryChart = chart;
+    setText("hist-title", hist.title + (hist.span && hist.span.from.slice(0, 4) !== jstToday().slice(0, 4) ? " (" + hist.span.from.slice(0, 4) + ")" : ""));
+    const chart = energyChart($("history-chart"), hist.rows, { kind, height: 300, altKey: "today.chartAlt" });
+    window.routebHistoryChart = chart;
 
     const first = kind === "slots" ? t("hist.time") : kind === "daily" ? t("hist.dateCol") : t("hist.monthCol");
     const columns = [first, t("hist.boughtCol"), t("hist.soldCol")];
     if (hist.hasCost) columns.push(t("hist.costCol"));
+    columns.push(t("hist.dataCol"));
     const thead = $("history-table").tHead;
     thead.textContent = "";
     const head = thead.insertRow();
-    for (const c of columns) { const th = document.createElement("th"); th.textContent = c; head.appendChild(th); }
+    for (const c of columns) { const th = document.createElement("th"); th.textContent = c; th.scope = "col"; head.appendChild(th); }
     const tbody = $("history-table").tBodies[0];
     tbody.textContent = "";
+    const places = kind === "slots" ? 3 : 2;
     for (const r of hist.rows) {
       const tr = tbody.insertRow();
-      const cells = [r.label, isNum(r.imp) ? num(r.imp, kind === "slots" ? 3 : 2) : "—", isNum(r.exp) ? num(r.exp, kind === "slots" ? 3 : 2) : "—"];
-      if (hist.hasCost) cells.push(isNum(r.cost) ? yen(r.cost) : "—");
-      for (const c of cells) tr.insertCell().textContent = c;
+      const cells = [r.label, isNum(r.imp) ? num(r.imp, places) : "—", isNum(r.exp) ? num(r.exp, places) : "—"];
+      if (hist.hasCost) cells.push(isNum(r.cost) ? yen(r.cost, 0) : "—");
+      cells.push(r.cover ? r.cover.text : "");
+      cells.forEach((c, i) => {
+        const td = tr.insertCell();
+        td.textContent = c;
+        if (i === cells.length - 1 && r.cover && r.cover.cls) td.className = r.cover.cls;
+      });
     }
+    $("hist-cost-note").hidden = !hist.hasCost;
   }
   charts.push(() => { if (page === "history") renderHistory(); });
 
@@ -590,6 +795,104 @@
     loadHistory();
   }
 
+  // ---------------------------------------------------------------- Bill (billing period)
+  const billState = { body: null, bill: null };
+  function billMonth(bill) {
+    const last = jstMidnight(bill.to);
+    return fmtSec(last + 43200, { year: "numeric", month: "long" });
+  }
+  function quantityText(line) {
+    if (!isNum(line.quantity)) return "";
+    if (line.unit === "kWh") return num(line.quantity, 2) + " kWh";
+    return num(line.quantity, 0) + " " + (line.unit || "");
+  }
+  function priceText(line) {
+    if (line.missing_price) return "—";
+    if (!isNum(line.unit_price)) return "";
+    const digits = Math.round(Math.abs(line.unit_price) * 100) % 100 === 0 && line.unit !== "kWh" ? 0 : 2;
+    const text = yen(line.unit_price, digits);
+    return line.unit === "kWh" ? t("bill.perKwh", { v: text }) : text;
+  }
+  async function loadBill() {
+    const day = $("bill-date").value || jstToday();
+    history.replaceState(null, "", "/bill?date=" + day);
+    const error = $("bill-error");
+    error.hidden = true;
+    let body;
+    try {
+      body = await api("/cost", { from: day, to: day, group: "billing" });
+    } catch (e) {
+      error.textContent = e.status === 404 ? t("bill.noTariff") : t("error.load", { msg: e.message });
+      error.hidden = false;
+      $("bill-card").hidden = true;
+      return;
+    }
+    $("bill-card").hidden = false;
+    billState.body = body;
+    billState.bill = body.bills[0];
+    renderBill();
+  }
+  function renderBill() {
+    const body = billState.body;
+    const bill = billState.bill;
+    if (!bill) return;
+    const key = lang === "ja" ? "label_ja" : "label_en";
+    setText("bill-title", t("bill.month", { month: billMonth(bill) }));
+    fillKv("bill-head", [
+      [t("bill.plan"), body.tariff],
+      [t("bill.contract"), body.contract],
+      [t("bill.period"), t("bill.periodRange", { from: dayText(bill.from), to: dayText(bill.to), days: daysBetween(bill.from, bill.end_exclusive) })],
+      [t("bill.readDay"), t("bill.readDayValue", { day: body.read_day })],
+    ]);
+    setText("bill-coverage", bill.complete ? t("bill.completePeriod") : t("bill.soFar", { n: num(bill.known_slots, 0), of: num(bill.period_slots, 0) }));
+    const missing = bill.lines.filter((l) => l.missing_price).map((l) => l[key]);
+    $("bill-missing").hidden = !missing.length;
+    setText("bill-missing", missing.length ? t("bill.missingPrice", { what: missing.join(" / ") }) : "");
+    const table = $("bill-table");
+    table.tHead.textContent = "";
+    const head = table.tHead.insertRow();
+    for (const [c, cls] of [[t("bill.item"), ""], [t("bill.quantity"), ""], [t("bill.unitPrice"), ""], [t("bill.amount"), ""], [t("bill.source"), "source"]]) {
+      const th = document.createElement("th"); th.textContent = c; th.scope = "col"; if (cls) th.className = cls; head.appendChild(th);
+    }
+    const tbody = table.tBodies[0];
+    tbody.textContent = "";
+    const row = (cells, cls) => {
+      const tr = tbody.insertRow();
+      if (cls) tr.className = cls;
+      cells.forEach((c, i) => { const td = tr.insertCell(); td.textContent = c; if (i === 4) td.className = "source"; });
+      return tr;
+    };
+    for (const line of bill.lines) {
+      row([line[key], quantityText(line), priceText(line), line.missing_price ? "—" : yen(line.amount), line.source || ""], line.missing_price ? "missing" : "");
+    }
+    const foot = table.tFoot;
+    foot.textContent = "";
+    const total = foot.insertRow();
+    for (const [i, c] of [t("bill.total"), num(bill.import_kwh, 2) + " kWh", "", yen(bill.total, 0), ""].entries()) {
+      const td = total.insertCell(); td.textContent = c; if (i === 4) td.className = "source";
+    }
+    if (isNum(bill.feed_in.unit_price)) {
+      const credit = foot.insertRow();
+      const cells = [t("bill.feedIn"), num(bill.export_kwh, 2) + " kWh", t("bill.perKwh", { v: yen(bill.feed_in.unit_price, 2) }), yen(bill.feed_in.amount, 0), bill.feed_in.source || ""];
+      cells.forEach((c, i) => { const td = credit.insertCell(); td.textContent = c; if (i === 4) td.className = "source"; });
+    }
+  }
+  charts.push(() => { if (page === "bill") renderBill(); });
+  function stepBill(direction) {
+    const bill = billState.bill;
+    const d = $("bill-date").value || jstToday();
+    $("bill-date").value = bill ? (direction < 0 ? addDays(bill.from, -1) : bill.end_exclusive) : addMonths(d, direction);
+    loadBill();
+  }
+  function initBill() {
+    const date = new URLSearchParams(location.search).get("date");
+    $("bill-date").value = /^\d{4}-\d{2}-\d{2}$/.test(date || "") ? date : jstToday();
+    $("bill-date").addEventListener("change", loadBill);
+    $("bill-prev").addEventListener("click", () => stepBill(-1));
+    $("bill-next").addEventListener("click", () => stepBill(1));
+    loadBill();
+  }
+
   // ---------------------------------------------------------------- Meter
   function fillKv(id, pairs) {
     const dl = $(id);
@@ -600,9 +903,50 @@
       dl.append(dt, dd);
     }
   }
-  function counts(map) {
+  function counts(map, prefix) {
     const entries = Object.entries(map || {});
-    return entries.length ? entries.map(([k, v]) => `${k}: ${v}`).join(", ") : t("meter.none");
+    const name = (k) => { const key = prefix + k; const text = t(key); return text === key ? k : text; };
+    return entries.length ? entries.map(([k, v]) => `${name(k)}: ${v}`).join(", ") : t("meter.none");
+  }
+  // "ready (joined)" → 接続済み（接続完了）: the session's own words through the glossary.
+  function eventDetail(kind, detail) {
+    const known = "detail." + (detail || "");
+    if (t(known) !== known) return t(known);
+    if (kind !== "state") return detail;
+    const m = /^(\w+) \((\w+)(?::\s*(.*))?\)$/.exec(detail || "");
+    if (!m) return detail;
+    const extra = m[3] ? (lang === "ja" ? "：" : ": ") + m[3] : "";
+    const trigger = t("trigger." + m[2]);
+    return lang === "ja" ? `${linkState(m[1])}（${trigger}${extra}）` : `${linkState(m[1])} (${trigger}${extra})`;
+  }
+  // "disconnected: OSError: …" (the newest session event the server found) in the page's words
+  function reasonText(reason) {
+    const at = reason.indexOf(": ");
+    if (at < 0) return eventKind(reason);
+    const kind = reason.slice(0, at);
+    const key = "event." + kind;
+    if (t(key) === key) return reason;
+    return eventKind(kind) + (lang === "ja" ? "：" : ": ") + eventDetail(kind, reason.slice(at + 2));
+  }
+  function eventKind(kind) { const key = "event." + kind; const text = t(key); return text === key ? kind : text; }
+  const isReauthStart = (e) => e.kind === "state" && /^reauthenticating \(/.test(e.detail || "");
+  const isReauthDone = (e) => e.kind === "state" && /^ready \(joined/.test(e.detail || "");
+  // PANA re-authentication comes as a pair of state changes every few hours: one row per run.
+  function groupEvents(newestFirst) {
+    const events = newestFirst.slice().reverse();
+    const rows = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      if (isReauthStart(e) && events[i + 1] && isReauthDone(events[i + 1])) {
+        const last = rows[rows.length - 1];
+        const done = events[i + 1];
+        if (last && last.reauth) { last.count += 1; last.time = done.time; } else rows.push({ reauth: true, count: 1, time: done.time, first: e.time });
+        i += 1;
+        continue;
+      }
+      rows.push(e);
+    }
+    return rows.reverse();
   }
   async function loadMeter() {
     let body;
@@ -612,7 +956,7 @@
     }
     const m = body.metadata || {};
     const s = body.live || {};
-    const unit = isNum(m.unit_kwh) ? m.unit_kwh + " kWh" : null;
+    const unit = isNum(m.unit_kwh) ? num(m.unit_kwh, 4).replace(/0+$/, "").replace(/[.,]$/, "") + " kWh" : null;
     fillKv("meter-info", [
       [t("meter.key"), body.meter],
       [t("meter.maker"), m.maker_code_hex],
@@ -621,20 +965,21 @@
       [t("meter.coefficient"), m.coefficient],
       [t("meter.unit"), unit],
       [t("meter.digits"), m.digits],
-      [t("meter.skew"), isNum(s.clock_skew_s) ? num(s.clock_skew_s, 1) + " s" : null],
+      [t("meter.skew"), isNum(s.clock_skew_s) ? num(s.clock_skew_s, 1) + (lang === "ja" ? " 秒" : " s") : null],
       [t("meter.fault"), s.fault === true ? t("meter.fault.yes") : s.fault === false ? t("meter.fault.no") : null],
       [t("meter.firstSeen"), body.first_seen ? fmtTime(body.first_seen) : null],
       [t("meter.lastSeen"), body.last_seen ? fmtTime(body.last_seen) : null],
     ]);
     const link = s.link || {};
     fillKv("meter-session", [
-      [t("meter.state"), link.state],
+      [t("now.status"), t("status." + (s.status || "waiting")) + (s.reason && s.status !== "live" ? " — " + s.reason : "")],
+      [t("now.state"), linkState(link.state)],
       [t("meter.connectedSince"), link.connected_since ? fmtTime(link.connected_since) : null],
       ["LQI / RSSI", (isNum(link.lqi) ? link.lqi : "—") + " / " + (isNum(link.rssi_dbm) ? link.rssi_dbm + " dBm" : "—")],
       [t("meter.joins"), link.joins],
       [t("meter.scans"), link.scans],
-      [t("meter.rejoins"), counts(link.rejoins)],
-      [t("meter.recovery"), counts(link.recovery_steps)],
+      [t("meter.rejoins"), counts(link.rejoins, "detail.")],
+      [t("meter.recovery"), counts(link.recovery_steps, "trigger.recover_")],
       [t("meter.requests"), link.requests],
       [t("meter.timeouts"), link.timeouts],
       [t("meter.retransmissions"), link.retransmissions],
@@ -650,19 +995,22 @@
       const events = await api("/events", { limit: 500 });
       const tbody = $("events-table").tBodies[0];
       tbody.textContent = "";
-      for (const e of events.events) {
+      for (const e of groupEvents(events.events)) {
         const tr = tbody.insertRow();
-        tr.insertCell().textContent = fmtTime(e.time);
-        tr.insertCell().textContent = e.kind;
-        tr.insertCell().textContent = e.detail;
+        tr.insertCell().textContent = fmtTime(e.time, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+        if (e.reauth) {
+          tr.className = "grouped";
+          tr.insertCell().textContent = t("event.reauth");
+          tr.insertCell().textContent = e.count > 1 ? t("event.reauthTimes", { n: e.count, time: fmtTime(e.time, { hour: "2-digit", minute: "2-digit" }) }) : t("event.reauthOnce");
+        } else {
+          tr.insertCell().textContent = eventKind(e.kind);
+          tr.insertCell().textContent = eventDetail(e.kind, e.detail);
+        }
       }
     } catch (e) { /* shown empty */ }
   }
 
   // ---------------------------------------------------------------- start
-  const PAGES = { "/": "now", "/today": "today", "/history": "history", "/meter": "meter" };
-  const page = PAGES[location.pathname] || "now";
-
   async function chooseMeter() {
     const select = $("meter-select");
     try {
@@ -679,20 +1027,22 @@
       }
     } catch (e) { /* the stream still tells us the meter */ }
   }
-
   async function start() {
     applyTheme();
-    applyI18n();
     for (const a of document.querySelectorAll(".tabs a")) {
       if (a.dataset.page === page) a.setAttribute("aria-current", "page");
     }
     $("page-" + page).hidden = false;
+    applyI18n();
+    renderLive();
+    await chooseMeter();
     $("lang-toggle").addEventListener("click", () => {
       lang = lang === "ja" ? "en" : "ja";
       store.set("lang", lang);
       applyI18n();
       renderLive();
       redrawCharts();
+      if (page === "history") loadHistory();
       if (page === "meter") loadMeter();
     });
     $("theme-toggle").addEventListener("click", () => {
@@ -703,17 +1053,17 @@
       redrawCharts();
     });
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", redrawCharts);
-    await chooseMeter();
     connectStream();
     setInterval(tick, 1000);
     if (page === "now") loadNow();
     if (page === "today") { loadToday(); setInterval(loadToday, 60000); }
     if (page === "history") initHistory();
+    if (page === "bill") initBill();
     if (page === "meter") { loadMeter(); setInterval(loadMeter, 30000); }
   }
 
   // Exposed for the browser tests and for curious users.
-  window.routeb = { t, get live() { return live; }, get history() { return hist; }, csvOfHistory };
+  window.routeb = { t, status, get live() { return live; }, get history() { return hist; }, get bill() { return billState.bill; }, csvOfHistory };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
