@@ -8,10 +8,12 @@ a third loopback address with a plain UDP socket:
 * throughput: a window of Gets in flight for a few seconds, answers per second.
 
 The bridge's E7 freshness is raised so that every Get is a cache hit (what is measured is the
-LAN path, not the radio). Targets (issue §6): bridge p50 within 2× of the direct emulator's,
-≥ 2,000 cached Gets per second.
+LAN path, not the radio). Rounds are interleaved — direct and bridge back to back, the order
+alternating — so that the machine's noise hits both alike; ratios are taken within a round and
+their median and range reported. Targets (issue §6): bridge p50 within 2× of the direct
+emulator's, ≥ 2,000 cached Gets per second.
 
-    python bench/bridge.py [--count 3000] [--seconds 3] [--window 32]
+    python bench/bridge.py [--rounds 7] [--count 3000] [--seconds 3] [--window 32]
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ def throughput(sock: socket.socket, target: str, seconds: float, window: int) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--window", type=int, default=32)
@@ -139,20 +142,37 @@ def main() -> None:
         with _spawn(bridge, env):
             sock = _socket()
             try:
-                results = {}
-                for name, target in (("direct emulator", DIRECT), ("bridge (cached)", BRIDGE)):
-                    p50, p99 = latency(sock, target, args.count)
-                    rate = throughput(sock, target, args.seconds, args.window)
-                    results[name] = (p50, p99, rate)
+                targets = {"direct emulator": DIRECT, "bridge (cached)": BRIDGE}
+                results: dict[str, list[tuple[float, float, float]]] = {n: [] for n in targets}
+                for round_ in range(args.rounds):
+                    order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
+                    for name in order:
+                        p50, p99 = latency(sock, targets[name], args.count)
+                        rate = throughput(sock, targets[name], args.seconds, args.window)
+                        results[name].append((p50, p99, rate))
+                        print(
+                            f"round {round_ + 1}: {name:16} p50 {p50:.3f} ms p99 {p99:.3f} ms "
+                            f"{rate:,.0f} Gets/s",
+                            flush=True,
+                        )
             finally:
                 sock.close()
-    print(f"{'':18} {'p50 ms':>8} {'p99 ms':>8} {'Gets/s':>9}")
-    for name, (p50, p99, rate) in results.items():
-        print(f"{name:18} {p50:8.3f} {p99:8.3f} {rate:9.0f}")
+    median = statistics.median
+    print(f"\nmedians of {args.rounds} interleaved rounds (range):")
+    print(f"{'':18} {'p50 ms':>20} {'p99 ms':>20} {'Gets/s':>22}")
+    for name, rounds in results.items():
+        cells = []
+        for column, fmt in ((0, ".3f"), (1, ".3f"), (2, ",.0f")):
+            values = [r[column] for r in rounds]
+            cells.append(
+                f"{median(values):{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})".rjust(20)
+            )
+        print(f"{name:18} " + " ".join(cells))
     direct, bridged = results["direct emulator"], results["bridge (cached)"]
-    ratio = bridged[0] / direct[0]
+    ratios = [b[0] / d[0] for b, d in zip(bridged, direct, strict=True)]
     print(
-        f"bridge / direct p50: {ratio:.2f}× (target ≤ 2×); bridge {bridged[2]:.0f} Gets/s "
+        f"bridge / direct p50: {median(ratios):.2f}× (per-round {min(ratios):.2f}–"
+        f"{max(ratios):.2f}; target ≤ 2×); bridge {median(r[2] for r in bridged):,.0f} Gets/s "
         f"(target ≥ 2,000)"
     )
 

@@ -1,38 +1,53 @@
-"""Frames decoded per second, values included: routeb's codec next to pychonet's, same inputs.
+"""Frames decoded per second, values included: routeb's codec next to pychonet's, same inputs;
+and the start-up of ``routeb decode HEX`` as a fresh process next to ``python -c pass``.
 
 The mix is what a B-route controller receives (protocol.md §C, §F): a Get_Res of E7+E8+E0+E3,
 an EA+EB INF push, an E2 history (194-byte EDT) and the node profile's D5 INF. Each frame is
-decoded and every property's value decoded — routeb: ``decode_frame`` (strict: every length,
-OPC and PDC checked) and the typed decoder of each EPC (``SMART_METER_DECODERS`` /
-``NODE_PROFILE_DECODERS``) with the D3 × E1 scale; pychonet 2.8.2: ``decodeEchonetMsg`` and its
-0x0288 value functions, which exist for E0/E3/E7/E8/EA/EB/E2 (E2's returns "Not implemented")
-and not for D5, so pychonet does no value work at all for two of the four frames.
+decoded and every property's value decoded. What each side does, exactly:
 
-routeb is measured as installed — with its C fast paths (docs/codec.md) when they are built —
-and, in the same rounds, as pure Python (the Python decoders the fast paths fall back to; the
-same as ``ROUTEB_PURE_PYTHON=1``). Rounds are interleaved so machine noise hits all alike;
-medians and the ratios are reported, with a per-frame breakdown (best of three short runs).
+- routeb: ``decode_frame`` (strict: every length, the OPC and every PDC checked, unknown ESVs
+  refused), the decoder table picked by the SEOJ's class, and the typed decoder of each EPC
+  (``SMART_METER_DECODERS`` / ``NODE_PROFILE_DECODERS``) with the D3 × E1 scale bound: sizes,
+  ranges and sentinels checked, date-times built, E8 in Decimal amperes. kWh is *not* computed:
+  the values keep the raw count and the scale, and ``kwh()`` multiplies exact Decimals when
+  asked (the check below asks once).
+- pychonet 2.8.2: ``decodeEchonetMsg`` (no length checks) and its 0x0288 value functions, which
+  exist for E0/E3/E7/E8/EA/EB/E2 (E2's returns "Not implemented") and not for D5, so pychonet
+  does no value work at all for two of the four frames.
 
-    python bench/codec.py [--rounds 9] [--seconds 0.5]
+Rounds are interleaved so machine noise hits both alike; medians and the ratios are reported,
+with a per-frame breakdown (best of three short runs).
+
+Start-up: ``routeb decode HEX`` (the console script of this interpreter's environment),
+``python -c pass`` and a bare import of the standard-library modules it needs run as fresh
+processes in interleaved rounds, with byte-code caches (as an installed wheel has them:
+written to a temporary ``PYTHONPYCACHEPREFIX`` by a first run).
+
+    python bench/codec.py [--rounds 9] [--seconds 0.5] [--starts 31] [--compare-src DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from pychonet.lib.functions import decodeEchonetMsg
 
 from routeb.echonet import decode_frame
-from routeb.echonet._native import SPEEDUPS
 from routeb.echonet.energy import EnergyScale
-from routeb.echonet.frame import Format2Frame, Frame, _decode_frame
+from routeb.echonet.frame import Format2Frame, Frame
 from routeb.echonet.nodeprofile import NODE_PROFILE_DECODERS
+from routeb.echonet.objects import NODE_PROFILE_CLASS
 from routeb.echonet.smartmeter import SMART_METER_DECODERS, FixedTimeEnergy
 
 E2_EDT = "000B" + "".join(f"{0xF766 + 9 * i:08X}" for i in range(48))
@@ -44,19 +59,21 @@ MIX = [
 ]
 NAMES = ["Get_Res E7+E8+E0+E3", "INF EA+EB", "Get_Res E2 (194 B)", "INF D5 (node profile)"]
 SCALE = EnergyScale(1, Decimal("0.01"))
-NODE_PROFILE_CLASS = 0x0EF0
 
 # The library's own value decoders: module-level functions of its 0x0288 class module (the
 # package re-exports the class under the module's name, hence import_module).
 pychonet_meter = importlib.import_module("pychonet.LowVoltageSmartElectricEnergyMeter")
 _PYCHONET = {
-    0xE0: pychonet_meter._0288E0,
-    0xE3: pychonet_meter._0288E0,
-    0xE7: pychonet_meter._0288E7,
-    0xE8: pychonet_meter._0288E8,
-    0xEA: pychonet_meter._0288EA,
-    0xEB: pychonet_meter._0288EA,
-    0xE2: pychonet_meter._0288E2,
+    epc: getattr(pychonet_meter, f"_0288{name}")  # its module-private functions, by name
+    for epc, name in (
+        (0xE0, "E0"),
+        (0xE3, "E0"),
+        (0xE7, "E7"),
+        (0xE8, "E8"),
+        (0xEA, "EA"),
+        (0xEB, "EA"),
+        (0xE2, "E2"),
+    )
 }
 
 
@@ -80,12 +97,7 @@ def values_with(
     return values
 
 
-# As installed (the C fast paths when built), and the pure-Python decoders they wrap.
 routeb_values = values_with(decode_frame, SMART_METER_DECODERS)
-routeb_python_values = values_with(
-    _decode_frame,
-    {epc: getattr(decode, "fallback", decode) for epc, decode in SMART_METER_DECODERS.items()},
-)
 
 
 def pychonet_values(data: bytes) -> list[object]:
@@ -100,8 +112,6 @@ def pychonet_values(data: bytes) -> list[object]:
 
 def check() -> None:
     """Every side really decodes the mix (a benchmark of nothing would be fast too)."""
-    for data in MIX:
-        assert routeb_values(data) == routeb_python_values(data)
     e7, e8, e0, e3 = routeb_values(MIX[0])
     assert (e7, str(e8), e0.kwh(), e3.raw) == (  # type: ignore[attr-defined]
         632,
@@ -133,15 +143,56 @@ def rate(decode: Callable[[bytes], object], frames: list[bytes], seconds: float)
     return done / (time.perf_counter() - start)
 
 
+_DECODE_STDLIB = ("argparse", "dataclasses", "datetime", "decimal", "enum", "json", "struct")
+
+
+# What the console script runs, for a source tree given with --compare-src.
+_CONSOLE = "import sys; from routeb.cli import main; sys.exit(main())"
+
+
+def start_times(rounds: int, compare: Path | None = None) -> dict[str, list[float]]:
+    """Wall seconds of ``routeb decode HEX`` and ``python -c pass`` as fresh processes."""
+    routeb = Path(sys.executable).with_name("routeb")
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        # The standard-library modules `routeb decode` cannot do without, alone: the floor
+        # of this design (dataclasses brings inspect, ast, dis; argparse brings re, gettext).
+        "stdlib it imports": [sys.executable, "-c", f"import {', '.join(_DECODE_STDLIB)}"],
+        "routeb decode HEX": [str(routeb), "decode", MIX[0].hex().upper()],
+    }
+    with tempfile.TemporaryDirectory() as cache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        envs = dict.fromkeys(commands, env)
+        if compare is not None:
+            name = f"… from {compare}"
+            commands[name] = [sys.executable, "-c", _CONSOLE, "decode", MIX[0].hex().upper()]
+            envs[name] = {**env, "PYTHONPATH": str(compare)}
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for name, command in commands.items():  # writes the byte-code caches, untimed
+            subprocess.run(command, env=envs[name], check=True, stdout=subprocess.DEVNULL)
+        for _ in range(rounds):
+            for name, command in commands.items():
+                start = time.perf_counter()
+                subprocess.run(command, env=envs[name], check=True, stdout=subprocess.DEVNULL)
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=0.5)
+    parser.add_argument("--starts", type=int, default=31, help="start-up rounds (0: skip)")
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        help="also start routeb decode from this source tree (e.g. an older checkout's src)",
+    )
     args = parser.parse_args()
     check()
     sides = {
-        f"routeb ({'C fast paths' if SPEEDUPS else 'not built: pure Python'})": routeb_values,
-        "routeb, pure Python": routeb_python_values,
+        "routeb": routeb_values,
         "pychonet 2.8.2": pychonet_values,
     }
     rates: dict[str, list[float]] = {name: [] for name in sides}
@@ -164,6 +215,17 @@ def main() -> None:
             for values in sides.values()
         ]
         print(f"  {name:24s} " + " / ".join(f"{u:5.2f}" for u in us))
+    if args.starts:
+        times = start_times(args.starts, args.compare_src)
+        print(f"start-up, fresh process, {args.starts} interleaved rounds (ms):")
+        bare = statistics.median(times["python -c pass"])
+        for name, side in times.items():
+            ms = sorted(t * 1e3 for t in side)
+            print(
+                f"  {name:24s} median {statistics.median(ms):6.1f}  min {ms[0]:6.1f}  "
+                f"p90 {ms[int(0.9 * (len(ms) - 1))]:6.1f}  "
+                f"(median − python -c pass: {statistics.median(ms) - bare * 1e3:5.1f})"
+            )
 
 
 if __name__ == "__main__":

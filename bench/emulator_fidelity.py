@@ -37,7 +37,7 @@ class Client:
         self.items: list[tuple[float, object]] = []
         self.writes = 0
         self._parse = parse
-        self.feed = emulator._attach(self._got)
+        self.feed = emulator._attach(self._got)  # noqa: SLF001 - taps the emulator's wire, a bench-only hook
 
     def _got(self, data: bytes) -> None:
         self.writes += 1

@@ -1,4 +1,5 @@
-"""Shared fixtures: real servers on loopback; a temporary HOME; nothing written outside temp.
+"""Shared fixtures: real servers on loopback; a temporary HOME; nothing written outside temp;
+every async test fails when it leaves tasks running (architecture rule 13).
 
 The whole run gets a HOME (and XDG directories) of its own, so neither routeb nor a server it
 starts can touch the real home, and the ``ROUTEB_*`` configuration variables of the user's
@@ -13,6 +14,7 @@ tests (``artifacts/``, or ``ROUTEB_TEST_ARTIFACTS``).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +34,38 @@ from tests.servers.postgres import Postgres
 # several suites at once) must not fail on hypothesis's 200 ms per-example deadline.
 settings.register_profile("routeb", deadline=None)
 settings.load_profile("routeb")
+
+# Loop turns a task that was just cancelled or completed may need to finish.
+_SETTLE_TURNS = 20
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put :func:`no_lingering_tasks` first in every async test, so that it is set up first
+    and torn down last: it sees what is left after every other fixture has cleaned up."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is not None and inspect.iscoroutinefunction(function):
+            names: list[str] = item.fixturenames  # type: ignore[attr-defined]
+            if "no_lingering_tasks" not in names:
+                names.insert(0, "no_lingering_tasks")
+
+
+@pytest.fixture
+async def no_lingering_tasks() -> AsyncIterator[None]:
+    """Architecture rule 13: an async test fails when tasks it started outlive it."""
+    before = asyncio.all_tasks()
+    yield
+    left: set[asyncio.Task[Any]] = set()
+    for _ in range(_SETTLE_TURNS):
+        left = asyncio.all_tasks() - before - {asyncio.current_task()}  # type: ignore[operator]
+        if not left:
+            return
+        await asyncio.sleep(0)
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+    names = ", ".join(sorted(getattr(t.get_coro(), "__qualname__", repr(t)) for t in left))
+    pytest.fail(f"{len(left)} task(s) still running after the test: {names}", pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -169,6 +169,7 @@ async def test_unreachable_meter_gives_get_sna_before_the_deadline() -> None:
     # The fetch stays in flight: a second request shares it instead of queueing another.
     await answer(bridge, request(ESV.GET, Property(0xE7)))
     assert len(fake.gets) == 1
+    await bridge.aclose()  # the hanging fetch is cancelled, not left behind
     del now
 
 
@@ -181,6 +182,7 @@ async def test_stale_measurements_are_refused_but_configuration_is_served() -> N
     assert reply.esv is ESV.GET_SNA
     assert reply.first(0xE7) == Property(0xE7)
     assert reply.first(0xD3) == Property(0xD3, b"\x00\x00\x00\x01")
+    await bridge.aclose()
 
 
 async def test_read_only_by_default() -> None:
@@ -326,6 +328,26 @@ async def test_service_over_udp_with_malformed_datagrams() -> None:
         await asyncio.gather(receiver, return_exceptions=True)
         transport.endpoint.close()
         await service.close()
+
+
+async def test_closing_the_service_cancels_a_fetch_still_in_flight() -> None:
+    # A late request leaves its radio fetch running (to be shared); closing must end it, or
+    # `routeb bridge` would leave a task behind at exit (tests fail on lingering tasks).
+    fake = FakeClient({0xE7: (42).to_bytes(4, "big")})
+    fake.hang = True
+    service = BridgeService(
+        fake,  # type: ignore[arg-type]
+        INFO,
+        bridge_identification("x"),
+        BridgeSettings(deadline=0.05),
+        listen="127.0.0.43",
+        status_interval=0,
+    )
+    await service.start(warm=False)
+    [reply] = await answer(service.bridge, request(ESV.GET, Property(0xE7)))
+    assert reply.esv is ESV.GET_SNA
+    assert service.bridge.stats.late == 1
+    await service.close()
 
 
 @pytest.mark.parametrize("spec", ["E7=x", "E7", "ZZ=1"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 from decimal import Decimal
 from typing import Any
@@ -357,3 +358,42 @@ def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert f"from {METER} (secured 1, RSSI -55.32 dBm)" in out
     assert "= 1192 W" in out
     assert "0xD5 Instance list notification [01028801] = 028801" in out
+
+
+# --- start-up: what a fresh `routeb decode` loads ----------------------------------------------
+
+_LOADED = """
+import sys
+from routeb.cli import main
+status = main(sys.argv[1:])
+print(" ".join(sorted(name for name in sys.modules if name.startswith("routeb."))))
+sys.exit(status)
+"""
+
+
+def _modules_loaded_by(*args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED, "decode", *args], capture_output=True, text=True, check=True
+    )
+    return set(done.stdout.splitlines()[-1].split())
+
+
+def test_a_hex_frame_decodes_without_skstack_or_other_commands() -> None:
+    # A fresh process, as a user runs it: the start-up bench (bench/codec.py) times this path.
+    loaded = _modules_loaded_by(E7_FRAME)
+    assert "routeb.echonet.smartmeter" in loaded
+    assert not {name for name in loaded if name.startswith("routeb.skstack")}
+    assert not {
+        name for name in loaded if name.startswith("routeb.cli.") and name != "routeb.cli.decode"
+    }
+    assert "routeb.echonet.nodeprofile" not in loaded  # only for a node-profile frame
+
+
+def test_an_erxudp_line_loads_the_host_side_parser_only() -> None:
+    line = erxudp(bytes.fromhex(E7_FRAME), dialect="c2", binary=False).decode("ascii")
+    loaded = _modules_loaded_by(line)
+    assert "routeb.skstack.erxudp" in loaded
+    # The emulator's side of the protocol (the module's command parser and output builders).
+    assert "routeb.skstack.module_commands" not in loaded
+    assert "routeb.skstack.module_output" not in loaded
+    assert "routeb.skstack.commands" not in loaded

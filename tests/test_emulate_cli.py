@@ -10,10 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
 from routeb._redact import Secret
+from routeb.cli import build_parser
+from routeb.cli.emulate import _options
 from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, EmulatorOptions
 from routeb.serialio.port import open_serial
 from routeb.skstack import commands
@@ -121,3 +124,15 @@ async def test_scan_and_join_take_the_scaled_time() -> None:
         await port.close()
     finally:
         await emulator.close()
+
+
+def test_clock_start_sets_the_meters_calendar() -> None:
+    # `routeb emulate --clock-start` (bench/soak.py runs a past calendar up to the present).
+    args = build_parser("emulate").parse_args(
+        ["emulate", "--clock-start", "2026-01-01T00:00", "--clock-speed", "3600"]
+    )
+    emulator = Emulator(_options(args))
+    now = emulator.clock.now()
+    assert timedelta(0) <= now - datetime(2026, 1, 1) < timedelta(hours=1)
+    with pytest.raises(SystemExit):
+        build_parser("emulate").parse_args(["emulate", "--clock-start", "soon"])

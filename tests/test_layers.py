@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "routeb"
 FORBIDDEN: dict[str, set[str]] = {
     "errors": {"*"},
     "_redact": {"*"},
+    "meter_time": {"*"},
     "_json": {"*"},
     "echonet": {
         "skstack",

@@ -11,7 +11,7 @@ from routeb.errors import RouteBError
 
 STORAGE = Path(routeb.storage.__file__).resolve().parent
 # docs/architecture.md: storage (L4) prefers stdlib + routeb.errors + the echonet value types.
-ALLOWED_ROUTEB = {"routeb.errors", "routeb.echonet.energy"}
+ALLOWED_ROUTEB = {"routeb.errors", "routeb.echonet.energy", "routeb.meter_time"}
 
 
 def test_public_api_is_pinned() -> None:

@@ -37,7 +37,7 @@ from routeb.storage import (
     latest_version,
     schema,
 )
-from routeb.storage import sqlite as sqlite_module
+from routeb.storage import retention as retention_module
 from routeb.storage.schema import APPLICATION_ID, migrations
 
 SCALE = EnergyScale(1, Decimal("0.01"))
@@ -484,7 +484,7 @@ def test_retention_forever(tmp_path: Path) -> None:
 def test_purge_works_in_chunks(
     tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "PURGE_CHUNK", 7)
+    monkeypatch.setattr(retention_module, "PURGE_CHUNK", 7)
     with SqliteStore(tmp_path / "db.sqlite3", retention=RetentionPolicy(1), clock=clock) as db:
         base = NOW - timedelta(days=5)
         db.write([InstantReading("home", base + timedelta(seconds=i), i) for i in range(50)])

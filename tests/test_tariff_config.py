@@ -341,7 +341,8 @@ def test_duplicate_half_hours_count_once() -> None:
 # -- layering: routeb.tariff is pure ---------------------------------------------------------
 
 
-def test_tariff_imports_only_stdlib_errors_and_the_glossary() -> None:
+def test_tariff_imports_only_stdlib_errors_the_glossary_and_the_meter_clock() -> None:
+    # routeb.meter_time (L0) is constants only: JST and the 30-minute slot.
     forbidden_stdlib = {"asyncio", "socket", "time", "random", "logging", "threading", "os"}
     for path in (ROOT / "src" / "routeb" / "tariff").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -354,9 +355,10 @@ def test_tariff_imports_only_stdlib_errors_and_the_glossary() -> None:
             for name in names:
                 top = name.split(".")[0]
                 if top == "routeb":
-                    assert name in {"routeb.errors", "routeb.glossary"} or name.startswith(
-                        "routeb.tariff"
-                    ), f"{path.name} imports {name}"
+                    allowed = {"routeb.errors", "routeb.glossary", "routeb.meter_time"}
+                    assert name in allowed or name.startswith("routeb.tariff"), (
+                        f"{path.name} imports {name}"
+                    )
                 else:
                     assert top in sys.stdlib_module_names, f"{path.name} imports {name}"
                     assert top not in forbidden_stdlib, f"{path.name} imports {name}"

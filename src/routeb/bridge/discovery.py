@@ -15,20 +15,21 @@ import logging
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
 
 from routeb.bridge.udp import NodeSocket
 from routeb.echonet import EOJ, ESV, Frame, Property, decode_frame, encode_frame
+from routeb.echonet.objects import (
+    CONTROLLER_CLASS,
+    CONTROLLER_EOJ,
+    NODE_PROFILE_CLASS,
+    NODE_PROFILE_EOJ,
+    SMART_METER_CLASS,
+)
 from routeb.errors import EchonetDecodeError
 
 __all__ = ["DiscoveredMeter", "DiscoveredNode", "discover", "parse_instance_list"]
 
 _LOG = logging.getLogger(__name__)
-
-CONTROLLER: Final = EOJ(0x05, 0xFF, 0x01)
-NODE_PROFILE: Final = EOJ(0x0E, 0xF0, 0x01)
-_METER_CLASS: Final = 0x0288
-_CONTROLLER_CLASS: Final = 0x05FF
 
 
 def parse_instance_list(edt: bytes) -> tuple[EOJ, ...]:
@@ -76,12 +77,12 @@ class DiscoveredNode:
 
     @property
     def has_meter(self) -> bool:
-        return any(e.class_id == _METER_CLASS for e in self.instances)
+        return any(e.class_id == SMART_METER_CLASS for e in self.instances)
 
     @property
     def gateway_without_meter(self) -> bool:
         """Lists a controller object and no smart meter: the meter is not exposed."""
-        return not self.has_meter and any(e.class_id == _CONTROLLER_CLASS for e in self.instances)
+        return not self.has_meter and any(e.class_id == CONTROLLER_CLASS for e in self.instances)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -114,7 +115,7 @@ class _Discovery:
 
     def send(self, address: str, deoj: EOJ, epcs: Sequence[int], multicast: bool = False) -> None:
         self._tid = (self._tid + 1) & 0xFFFF
-        frame = Frame(self._tid, CONTROLLER, deoj, ESV.GET, tuple(Property(e) for e in epcs))
+        frame = Frame(self._tid, CONTROLLER_EOJ, deoj, ESV.GET, tuple(Property(e) for e in epcs))
         data = encode_frame(frame)
         if multicast:
             self.sock.multicast(data)
@@ -145,7 +146,7 @@ class _Discovery:
             return
         values = {p.epc: p.edt for p in frame.properties if p.pdc}
         node = self._node(source)
-        if frame.seoj.class_id == NODE_PROFILE.class_id:
+        if frame.seoj.class_id == NODE_PROFILE_CLASS:
             if frame.esv in (ESV.INF, ESV.INFC):
                 node.announced = True
             else:
@@ -158,9 +159,11 @@ class _Discovery:
                 if epc in values:
                     node.instances = parse_instance_list(values[epc])
                     node.meters = [
-                        DiscoveredMeter(e) for e in node.instances if e.class_id == _METER_CLASS
+                        DiscoveredMeter(e)
+                        for e in node.instances
+                        if e.class_id == SMART_METER_CLASS
                     ]
-        elif frame.seoj.class_id == _METER_CLASS:
+        elif frame.seoj.class_id == SMART_METER_CLASS:
             for meter in node.meters:
                 if meter.eoj == frame.seoj:
                     if 0x8A in values:
@@ -178,7 +181,7 @@ class _Discovery:
         self._done.clear()
         for node in list(self.nodes.values()):
             epcs = [0x8A] + ([0x83, 0xD6] if not node.answered else [])
-            self.send(node.address, NODE_PROFILE, epcs)
+            self.send(node.address, NODE_PROFILE_EOJ, epcs)
             for meter in node.meters:
                 self.send(node.address, meter.eoj, [0x80, 0x8A, 0x8D])
         if not self._waiting:
@@ -203,9 +206,9 @@ async def discover(
     discovery = _Discovery(sock)
     listener = asyncio.get_running_loop().create_task(discovery.listen())
     try:
-        discovery.send("", NODE_PROFILE, [0x83, 0xD6], multicast=True)
+        discovery.send("", NODE_PROFILE_EOJ, [0x83, 0xD6], multicast=True)
         for target in targets:
-            discovery.send(target, NODE_PROFILE, [0x83, 0xD6])
+            discovery.send(target, NODE_PROFILE_EOJ, [0x83, 0xD6])
         await asyncio.sleep(timeout)
         await discovery.follow_up(timeout)
     finally:

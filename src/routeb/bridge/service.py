@@ -80,4 +80,5 @@ class BridgeService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.bridge.aclose()
         self.socket.close()

@@ -95,7 +95,7 @@ class NodeSocket:
             _LOG.debug("no multicast listener on %s (%s); unicast only", self.address, exc)
             return
         loop = asyncio.get_running_loop()
-        deliver = self.endpoint._deliver
+        deliver = self.endpoint.deliver
         transport, _ = await loop.create_datagram_endpoint(
             lambda: GroupProtocol(deliver), sock=sock
         )
@@ -132,7 +132,7 @@ async def _finish(sock: NodeSocket, pending: Awaitable[list[bytes]], source: str
         replies = await pending
     except asyncio.CancelledError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a failed request is counted, the server goes on
         sock.handler_errors += 1
         _LOG.debug("request from %s failed: %s", source, exc, exc_info=True)
         return
@@ -149,7 +149,7 @@ async def serve(sock: NodeSocket, handler: Handler) -> None:
             datagram = await sock.receive()
             try:
                 result = handler(datagram.data, datagram.source)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad datagram must not stop the server
                 sock.handler_errors += 1
                 _LOG.debug("datagram from %s not handled: %s", datagram.source, exc)
                 continue

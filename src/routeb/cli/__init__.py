@@ -56,7 +56,11 @@ _SUMMARIES: dict[str, str] = {
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The top-level parser; ``only`` (or every command, when None) registers in full."""
+    """The top-level parser: every command (None), or ``only`` that one, registered in full.
+
+    Each sub-parser argparse builds costs about a millisecond (its gettext look-ups), so a
+    command run by name gets only its own (`routeb decode HEX` start-up: docs/benchmarks.md).
+    """
     parser = argparse.ArgumentParser(
         prog="routeb",
         description="Read a Japanese smart electricity meter over the B-route.",
@@ -68,7 +72,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only in (None, name) and (only is not None or summary is None):
             module = importlib.import_module(f"routeb.cli.{name}")
             module.register(sub)
-        else:
+        elif only is None:
             sub.add_parser(name, help=summary)
     return parser
 
@@ -77,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``routeb`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in arguments if not a.startswith("-")), None)
-    parser = build_parser(chosen if chosen in _COMMANDS else None)
+    # `routeb --help read` lists every command: the help flag belongs to the top level.
+    top_help = chosen is not None and bool(
+        {"-h", "--help"} & set(arguments[: arguments.index(chosen)])
+    )
+    parser = build_parser(chosen if chosen in _COMMANDS and not top_help else None)
     args = parser.parse_args(arguments)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -12,14 +12,18 @@ import argparse
 import os
 import sys
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from routeb.echonet import decode_frame
 from routeb.echonet.describe import Describer, dumps
 from routeb.echonet.energy import ENERGY_UNITS, MAX_COEFFICIENT
 from routeb.errors import EchonetDecodeError, SkstackProtocolError
-from routeb.skstack.erxudp import PREFIX, parse_erxudp_line, parse_header
-from routeb.skstack.events import UdpReceived
+
+if TYPE_CHECKING:
+    from routeb.skstack.events import UdpReceived
+
+# routeb.skstack is imported only for ERXUDP input (split_inputs, _parse_erxudp): a hex frame,
+# the common case, decodes without it, so `routeb decode HEX` starts fast (docs/benchmarks.md).
 
 __all__ = ["register", "split_inputs"]
 
@@ -73,6 +77,8 @@ def _parse_unit(text: str) -> Decimal:
 
 def split_inputs(data: bytes) -> list[bytes]:
     """Lines of ``data``; an ERXUDP line is cut by its DATALEN, so binary data may hold CR LF."""
+    from routeb.skstack.erxudp import PREFIX  # noqa: PLC0415 (ERXUDP input only, see above)
+
     items: list[bytes] = []
     pos = 0
     size = len(data)
@@ -94,6 +100,8 @@ def split_inputs(data: bytes) -> list[bytes]:
 
 def _erxudp_end(data: bytes, pos: int) -> int:
     """Where the ERXUDP line at ``pos`` ends (before its CRLF), or -1 to cut at the newline."""
+    from routeb.skstack.erxudp import parse_header  # noqa: PLC0415 (ERXUDP input only)
+
     try:
         parsed = parse_header(data[pos:])
     except SkstackProtocolError:
@@ -146,6 +154,8 @@ def _where(exc: EchonetDecodeError | SkstackProtocolError, place: str) -> str:
 
 def _parse_erxudp(line: bytes) -> UdpReceived:
     """The line as the module printed it; failing that, without a bare LF / CR ending."""
+    from routeb.skstack.erxudp import parse_erxudp_line  # noqa: PLC0415 (ERXUDP input only)
+
     try:
         return parse_erxudp_line(line)
     except SkstackProtocolError:

@@ -15,6 +15,7 @@ import json
 import sys
 import tempfile
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,13 @@ def register(sub: Any) -> None:
         "--clock-speed", type=float, default=1.0, help="how fast the meter's clock runs"
     )
     parser.add_argument(
+        "--clock-start",
+        type=_jst_time,
+        metavar="YYYY-MM-DDTHH:MM",
+        help="the meter's JST time at start (default: now); with --clock-speed, a soak "
+        "can run a past calendar up to the present",
+    )
+    parser.add_argument(
         "--tcp", type=int, metavar="PORT", help="also serve socket:// on PORT (0 = any free port)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the household model")
@@ -115,6 +123,13 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=_handle)
 
 
+def _jst_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date-time: {text!r}") from None
+
+
 def _handle(args: argparse.Namespace) -> int:
     setup_logging(0)
     if args.fleet:
@@ -157,6 +172,7 @@ def _options(args: argparse.Namespace) -> EmulatorOptions:
         password=password,
         time_scale=args.time_scale,
         clock_speed=args.clock_speed,
+        clock_start=args.clock_start,
         tcp=args.tcp,
         seed=args.seed,
         link=args.link,

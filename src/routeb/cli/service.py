@@ -64,6 +64,6 @@ def _unit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _udev(args: argparse.Namespace) -> int:
+def _udev(args: argparse.Namespace) -> int:  # noqa: ARG001 - every handler takes the arguments
     print(UDEV_RULE, end="")
     return 0

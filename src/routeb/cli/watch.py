@@ -47,7 +47,7 @@ from routeb.echonet.smartmeter import FixedTimeEnergy, InstantaneousCurrents, de
 from routeb.errors import RouteBError
 from routeb.live import LinkSnapshot
 from routeb.meter.client import Notification
-from routeb.meter.reader import JST
+from routeb.meter_time import JST
 from routeb.skstack.events import lqi_to_rssi
 
 __all__ = ["register"]
@@ -491,7 +491,7 @@ async def _watch(args: argparse.Namespace) -> int:
             if scanning is not None and view.read_at is None:
                 view.stage = scanning
             last_frame[:] = [_render(view, holder[0] if holder else None, width=console.width)]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - see above: the refresh thread must go on
             view.error = f"cannot draw the view: {exc!r}"
             if not last_frame:
                 return Text(view.error)

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
 
+from routeb.meter_time import SLOT
+
 __all__ = ["HistoryDay", "HistoryPairs", "Plan", "plan_backfill"]
 
 # protocol.md §B.1 E5: 0 = today … 99 days back.
 MAX_DAYS_BACK: Final = 99
 # protocol.md §B.1 EC/ED: up to 12 pairs, 30 minutes apart.
 MAX_PAIRS: Final = 12
-SLOT: Final = timedelta(minutes=30)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,8 @@ from routeb.live import (
     Stale,
 )
 from routeb.meter.client import SmartMeterClient
-from routeb.meter.reader import JST, MeterInfo, MeterReader, Reading
+from routeb.meter.reader import MeterInfo, MeterReader, Reading
+from routeb.meter_time import JST, SLOT
 
 __all__ = [
     "Collector",
@@ -59,7 +60,6 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
-SLOT: Final = timedelta(minutes=30)
 # AIF 3.3.1 (protocol.md §C): Get EA/EB from about :05/:35 when the push did not come.
 FALLBACK_AFTER: Final = timedelta(minutes=5)
 
@@ -220,7 +220,7 @@ class Collector:
                     self._publish(Connected())
                     await self._event("connected", "meter session up")
                     await self._serve(link)
-            except Exception as caught:
+            except Exception as caught:  # noqa: BLE001 - the recorder reconnects after any failure
                 exc = _first_error(caught)
                 if isinstance(exc, AuthenticationError):
                     # Latched credentials: never hammer the meter; wait for new ones (SIGHUP).

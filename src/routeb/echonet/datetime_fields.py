@@ -20,10 +20,10 @@ __all__ = [
     "DATETIME7_LEN",
     "DATE_LEN",
     "TIME_LEN",
+    "datetime7_from",
     "datetime_error",
     "decode_date",
     "decode_datetime6",
-    "decode_datetime7",
     "decode_time",
     "encode_date",
     "encode_datetime6",
@@ -44,7 +44,6 @@ _UNSET6: Final = b"\xff" * DATETIME6_LEN
 _UNSET_DATE: Final = b"\xff" * DATE_LEN
 _UNSET_TIME: Final = b"\xff" * TIME_LEN
 _DAYS_IN_MONTH: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_DT7: Final = struct.Struct(">HBBBBB")
 _DT6: Final = struct.Struct(">HBBBB")
 _UNSET_YEAR: Final = 0xFFFF
 
@@ -102,18 +101,20 @@ def datetime_error(edt: bytes, pos: int, count: int, epc: int | None) -> Echonet
     return EchonetDecodeError("invalid date-time", offset=pos, epc=epc)  # pragma: no cover
 
 
-def decode_datetime7(edt: bytes, pos: int = 0, epc: int | None = None) -> datetime | None:
-    """The 7-byte ``YYYY MM DD hh mm ss`` at ``pos``; None when all seven bytes are 0xFF."""
-    _need(edt, pos, DATETIME7_LEN, epc)
-    year, month, day, hour, minute, second = _DT7.unpack_from(edt, pos)
-    if year == _UNSET_YEAR and edt[pos : pos + DATETIME7_LEN] == _UNSET7:
+def datetime7_from(fields: tuple[int, ...], edt: bytes, epc: int) -> datetime | None:
+    """The 7-byte date-time at the start of ``edt`` from its unpacked ``YYYY MM DD hh mm ss``.
+
+    EA/EB and D0 unpack it in one ``struct`` call with their counters; None when all seven
+    bytes are 0xFF.
+    """
+    if fields[0] == _UNSET_YEAR and edt[:DATETIME7_LEN] == _UNSET7:
         return None
     try:
         # datetime() checks exactly the ranges of §B: year 1..9999, month, day of month, clock.
-        return datetime(year, month, day, hour, minute, second)
+        return datetime(fields[0], fields[1], fields[2], fields[3], fields[4], fields[5])
     except ValueError:
         pass
-    raise datetime_error(edt, pos, 3, epc)
+    raise datetime_error(edt, 0, 3, epc)
 
 
 def decode_datetime6(edt: bytes, pos: int = 0, epc: int | None = None) -> datetime | None:

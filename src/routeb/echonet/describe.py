@@ -22,7 +22,7 @@ from routeb._json import SPACED
 from routeb._json import dumps as _dumps
 from routeb.echonet.energy import CumulativeEnergy, EnergyScale, EnergyUnit
 from routeb.echonet.frame import EOJ, ESV, Format2Frame, Frame, Property
-from routeb.echonet.nodeprofile import NODE_PROFILE_PROPERTIES
+from routeb.echonet.objects import NODE_PROFILE_CLASS, SMART_METER_CLASS
 from routeb.echonet.smartmeter import (
     SMART_METER_PROPERTIES,
     DailyHistory,
@@ -45,9 +45,6 @@ __all__ = [
     "value_json",
 ]
 
-# protocol.md §B and §A.6: the two classes routeb knows beyond the device super class.
-_METER_CLASS: Final = 0x0288
-_NODE_PROFILE_CLASS: Final = 0x0EF0
 # protocol.md §A.2: requests are 0x60–0x6F; the object they address is the DEOJ.
 _REQUESTS: Final = range(0x60, 0x70)
 # protocol.md §A.2/§A.3: the answers and notifications whose EDTs are the object's own values
@@ -229,9 +226,13 @@ def describe_value(
 
 def registry_for(eoj: EOJ) -> Mapping[int, PropertySpec[Any]]:
     """The property table of an object: 0x0288 meter, 0x0EF0 node profile, else super class."""
-    if eoj.class_id == _METER_CLASS:
+    if eoj.class_id == SMART_METER_CLASS:
         return SMART_METER_PROPERTIES
-    if eoj.class_id == _NODE_PROFILE_CLASS:
+    if eoj.class_id == NODE_PROFILE_CLASS:
+        # Imported when a node-profile frame turns up: `routeb decode` of a meter frame
+        # starts without it (docs/benchmarks.md, CLI start-up).
+        from routeb.echonet.nodeprofile import NODE_PROFILE_PROPERTIES  # noqa: PLC0415
+
         return NODE_PROFILE_PROPERTIES
     return SUPER_CLASS_PROPERTIES
 
@@ -305,7 +306,7 @@ class Describer:
         target = frame.deoj if frame.esv in _REQUESTS else frame.seoj
         registry = registry_for(target)
         # Only the meter object's own reports teach the batch its D3 / E1 (§B).
-        reports = target.class_id == _METER_CLASS and frame.esv in _REPORTS
+        reports = target.class_id == SMART_METER_CLASS and frame.esv in _REPORTS
         described = DescribedFrame(
             {
                 "tid": f"{frame.tid:04X}",

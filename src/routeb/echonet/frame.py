@@ -8,13 +8,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from operator import itemgetter
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from routeb.echonet._native import SPEEDUPS
 from routeb.errors import EchonetDecodeError, UsageError
 
 __all__ = [
@@ -178,8 +177,8 @@ class Frame(_FrameTuple):
 
     ``properties`` is the only list for every ESV except SetGet / SetGet_Res / SetGet_SNA, where
     it is the Set list and ``get_properties`` is the Get list (§A.4). Both keep wire order and
-    repeated EPCs. Like :class:`Property`, a validated tuple underneath: building one is a single
-    C call, which is most of what decoding a frame costs.
+    repeated EPCs. Like :class:`Property`, a validated tuple underneath: the decoder builds it
+    with one ``tuple.__new__``, the cheapest way CPython has to make an immutable value.
     """
 
     __slots__ = ()
@@ -302,7 +301,7 @@ def _header(key: bytes) -> tuple[EOJ, EOJ, ESV]:
     return header
 
 
-def _decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
+def decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
     """Decode one ECHONET Lite frame strictly; raise EchonetDecodeError for anything else."""
     if type(data) is not bytes:
         data = bytes(data)
@@ -327,52 +326,22 @@ def _decode_frame(data: bytes | bytearray | memoryview) -> Frame | Format2Frame:
         if pos >= end:
             raise EchonetDecodeError("SetGet frame ends before OPCGet", offset=pos)
         get_props, pos = _decode_properties(data, pos + 1, data[pos], end)
-        if pos != end:
-            raise EchonetDecodeError(
-                f"{end - pos} trailing byte(s) after the properties the OPC announced", offset=pos
-            )
     elif opc == 1 and end >= _HEADER_LEN + 2 and end == _HEADER_LEN + 2 + data[13]:
         # The commonest frame of all, one property filling the rest exactly (§A.1).
         props = (_tuple_new(Property, (data[12], data[14:])),)
         get_props = ()
+        pos = end
     else:
         if opc == 0:
             raise EchonetDecodeError("OPC is 0; a frame carries 1..255 properties", offset=11)
-        # _decode_properties, inlined for the common multi-property answer.
-        items: list[Property] = []
-        append = items.append
-        pos = _HEADER_LEN
-        try:
-            for _ in range(opc):
-                stop = pos + 2 + data[pos + 1]
-                if stop > end:
-                    raise EchonetDecodeError(
-                        f"PDC {data[pos + 1]} of EPC 0x{data[pos]:02X} runs past the end of "
-                        "the frame",
-                        offset=pos + 1,
-                    )
-                append(_tuple_new(Property, (data[pos], data[pos + 2 : stop])))
-                pos = stop
-        except IndexError:
-            raise EchonetDecodeError(
-                "frame ends before the EPC/PDC of a property the OPC announced", offset=pos
-            ) from None
-        props = tuple(items)
-        if pos != end:
-            raise EchonetDecodeError(
-                f"{end - pos} trailing byte(s) after the properties the OPC announced", offset=pos
-            )
+        props, pos = _decode_properties(data, _HEADER_LEN, opc, end)
         get_props = ()
+    if pos != end:
+        raise EchonetDecodeError(
+            f"{end - pos} trailing byte(s) after the properties the OPC announced", offset=pos
+        )
     # Everything was checked above: build the Frame without re-running its validation.
     return _tuple_new(Frame, (data[2] << 8 | data[3], header[0], header[1], esv, props, get_props))
-
-
-# The C fast path (_speedups.c) when built: valid format-1 frames decoded in C, into the same
-# Frame and Property tuples and with the SEOJ/DEOJ/ESV this module validated and cached; every
-# other input goes to _decode_frame, which alone defines results and errors.
-decode_frame: Callable[[bytes | bytearray | memoryview], Frame | Format2Frame] = _decode_frame
-if SPEEDUPS is not None:
-    decode_frame = SPEEDUPS.frame_decoder(Frame, Property, _HEADER_CACHE, _decode_frame)
 
 
 def _encode_properties(out: bytearray, props: Iterable[Property]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from routeb.echonet.frame import EOJ, ESV, Frame, Property
+from routeb.echonet.objects import NODE_PROFILE_EOJ
 from routeb.echonet.propmap import encode_property_map
 
 __all__ = [
@@ -23,8 +24,6 @@ __all__ = [
     "node_profile_object",
 ]
 
-# protocol.md §A.6: the node profile object of a general node.
-NODE_PROFILE_EOJ: Final = EOJ(0x0E, 0xF0, 0x01)
 # protocol.md §A.5: the three property maps every object answers.
 EPC_ANNO_MAP: Final = 0x9D
 EPC_SET_MAP: Final = 0x9E

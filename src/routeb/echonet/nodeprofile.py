@@ -15,6 +15,12 @@ from typing import Final
 
 from routeb.echonet.energy import EnergyScale
 from routeb.echonet.frame import EOJ, _eoj
+from routeb.echonet.objects import (
+    CONTROLLER_EOJ,
+    NODE_PROFILE_CLASS,
+    NODE_PROFILE_EOJ,
+    SMART_METER_EOJ,
+)
 from routeb.echonet.spec import PropertySpec, decoders_of, find_spec, size_error
 from routeb.echonet.superclass import SuperClassValue, super_class_specs
 from routeb.errors import EchonetDecodeError, UsageError
@@ -35,12 +41,6 @@ __all__ = [
     "lookup_node_profile_property",
 ]
 
-# protocol.md §C (AIF §2.1): controller 05FF01, meter 028801, meter node profile 0EF001.
-NODE_PROFILE_EOJ: Final = EOJ(0x0E, 0xF0, 0x01)
-CONTROLLER_EOJ: Final = EOJ(0x05, 0xFF, 0x01)
-SMART_METER_EOJ: Final = EOJ(0x02, 0x88, 0x01)
-# protocol.md §A.6: class 0x0EF0 (instance 01 general node, 02 transmission-only node).
-NODE_PROFILE_CLASS: Final = 0x0EF0
 # protocol.md §A.6 0x82: byte 3 is the message-format bitmap.
 FORMAT_SPECIFIED: Final = 0x01
 FORMAT_ARBITRARY: Final = 0x02

@@ -18,9 +18,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import ClassVar, Final, TypeVar
 
-from routeb.echonet._native import SPEEDUPS
 from routeb.echonet.datetime_fields import (
-    datetime_error,
+    datetime7_from,
     decode_datetime6,
     encode_datetime6,
     encode_datetime7,
@@ -37,9 +36,11 @@ from routeb.echonet.energy import (
     usage_between,
     usage_kwh_between,
 )
+from routeb.echonet.objects import SMART_METER_CLASS
 from routeb.echonet.spec import PropertySpec, decoders_of, find_spec, size_error
 from routeb.echonet.superclass import SuperClassValue, super_class_specs
 from routeb.errors import EchonetDecodeError, UsageError
+from routeb.meter_time import SLOT, SLOTS_PER_DAY
 
 __all__ = [
     "ENERGY_UNITS",
@@ -70,8 +71,6 @@ __all__ = [
     "usage_kwh_between",
 ]
 
-# protocol.md §B: class group 0x02, class 0x88.
-SMART_METER_CLASS: Final = 0x0288
 # protocol.md §B.1 0xE7: 0x7FFFFFFE = no data; 0x7FFFFFFF / 0x80000000 are the generic
 # overflow / underflow codes (§B general rules), outside the valid range.
 E7_NO_DATA: Final = 0x7FFFFFFE
@@ -83,7 +82,7 @@ E8_NO_DATA: Final = 0x7FFE
 _S16_OVERFLOW: Final = 0x7FFF
 _S16_UNDERFLOW: Final = -0x8000
 # protocol.md §B.1 0xE2/0xE4: day u16 + 48 × u32 = 194 bytes; slot i at 00:00 + 30 min × i.
-HISTORY1_SLOTS: Final = 48
+HISTORY1_SLOTS: Final = SLOTS_PER_DAY
 HISTORY1_LEN: Final = 2 + 4 * HISTORY1_SLOTS
 HISTORY1_UNSET_DAY: Final = 0x00FF
 # protocol.md §B.1 0xE5: 0..99 days back; 0xFF default (unset).
@@ -91,7 +90,7 @@ MAX_HISTORY_DAY: Final = 99
 E5_UNSET: Final = 0xFF
 # protocol.md §B.1 0xEC/0xED: n 1..12 pairs, 30 minutes apart, minute 0 or 30.
 HISTORY2_MAX_PAIRS: Final = 12
-HISTORY2_STEP: Final = timedelta(minutes=30)
+HISTORY2_STEP: Final = SLOT
 # protocol.md §B.1 0xEE/0xEF: n 1..10 pairs, 1 minute apart.
 HISTORY3_MAX_PAIRS: Final = 10
 HISTORY3_STEP: Final = timedelta(minutes=1)
@@ -99,7 +98,6 @@ HISTORY3_STEP: Final = timedelta(minutes=1)
 _PAIR_HEADER: Final = 7
 # protocol.md §B.1 0xC0: 0x00 + 3-byte maker code + 12 free bytes = 16.
 ROUTE_B_ID_FREE_LEN: Final = 12
-_SLOT: Final = timedelta(minutes=30)
 _SLOTS48: Final = struct.Struct(">48I")
 _PAIRS: Final[tuple[struct.Struct, ...]] = tuple(
     struct.Struct(f">{2 * n}I") for n in range(HISTORY2_MAX_PAIRS + 1)
@@ -110,7 +108,6 @@ _S16_PAIR: Final = struct.Struct(">hh")
 # EA/EB: date-time (7) + u32; D0: date-time (7) + 2 × u32 (§B.1).
 _FIXED_TIME: Final = struct.Struct(">HBBBBBI")
 _ONE_MINUTE: Final = struct.Struct(">HBBBBBII")
-_UNSET_DATETIME7: Final = b"\xff" * 7
 # A u32 count whose top byte is 0x00..0x04 is below 0x05000000 < 99,999,999 (MAX_COUNT), so
 # a run of counts whose top bytes all delete to nothing here needs no further check.
 _SAFE_TOP_BYTES: Final = bytes(range(5))
@@ -189,7 +186,7 @@ class DailyHistory:
         """(time stamp, raw count) per slot: slot i at 00:00 + 30 min × i of the history day."""
         day = self.history_date(today)
         start = datetime(day.year, day.month, day.day)
-        return tuple((start + _SLOT * i, raw) for i, raw in enumerate(self.raw))
+        return tuple((start + SLOT * i, raw) for i, raw in enumerate(self.raw))
 
     def kwh(self, scale: EnergyScale | None = None) -> tuple[Decimal | None, ...]:
         """Exact kWh per slot (None for no data or an unknown unit)."""
@@ -322,26 +319,19 @@ def _counts(values: tuple[int, ...], base: int, epc: int) -> tuple[int | None, .
 
 
 # --- fast construction -------------------------------------------------------------------------
-# The value classes are frozen dataclasses; decoders, whose input is already checked, fill their
-# slots directly instead of paying for the frozen __init__ (the Frame decoder does the same).
+# The value classes are frozen dataclasses, whose __init__ pays an object.__setattr__ per field
+# (~0.2 µs per value on the bench machine). The hot decoders (E0/E3, E2/E4, E8, EA/EB), whose
+# input is already checked, fill the slots through their descriptors instead: the same object,
+# and what keeps bench/codec.py's mix at or above pychonet (0.9× with the plain constructors).
 
 _new = object.__new__
-_ENERGY_RAW = CumulativeEnergy.__dict__["raw"].__set__
-_ENERGY_SCALE = CumulativeEnergy.__dict__["scale"].__set__
 
 
 def _slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
-def _accelerated(kind: str, decode: _Decoder[T], cls: type | None = None) -> _Decoder[T]:
-    """The C fast path of ``decode`` (_speedups.c, same values, ``decode`` for anything
-    unusual) when it is built, else ``decode`` itself. The C code fills every slot of ``cls``
-    in field order, as the slot setters here do."""
-    if SPEEDUPS is None:
-        return decode
-    slots: tuple[str, ...] = () if cls is None else cls.__dict__["__slots__"]
-    return SPEEDUPS.value_decoder(kind, decode, cls, slots, _AMPERES)
+_ENERGY_RAW, _ENERGY_SCALE = _slot_setters(CumulativeEnergy, "raw", "scale")
 
 
 # --- decoders and encoders ----------------------------------------------------------------------
@@ -365,17 +355,6 @@ def _encode_route_b_id(value: object) -> bytes:
     return b"\x00" + maker.to_bytes(3, "big") + value.free
 
 
-def _datetime7(edt: bytes, fields: tuple[int, ...], epc: int) -> datetime | None:
-    """The date-time of the first 7 bytes from its unpacked fields (None when all 0xFF)."""
-    if fields[0] == 0xFFFF and edt[:7] == _UNSET_DATETIME7:
-        return None
-    try:
-        return datetime(fields[0], fields[1], fields[2], fields[3], fields[4], fields[5])
-    except ValueError:
-        pass
-    raise datetime_error(edt, 0, 3, epc)
-
-
 def _decode_one_minute(edt: bytes, scale: EnergyScale | None = None) -> OneMinuteEnergy:
     if len(edt) != 15:
         raise size_error(0xD0, edt, 15, 15)
@@ -386,7 +365,7 @@ def _decode_one_minute(edt: bytes, scale: EnergyScale | None = None) -> OneMinut
         normal = _count(normal, 7, 0xD0)
     if reverse > MAX_COUNT:
         reverse = _count(reverse, 11, 0xD0)
-    return OneMinuteEnergy(_datetime7(edt, fields, 0xD0), normal, reverse, scale)
+    return OneMinuteEnergy(datetime7_from(fields, edt, 0xD0), normal, reverse, scale)
 
 
 def _encode_one_minute(value: object) -> bytes:
@@ -436,7 +415,7 @@ def _energy_decoder(epc: int) -> _Decoder[CumulativeEnergy]:
         return energy
 
     decode.__doc__ = f"The counter of 0x{epc:02X} (§B.1): 0..99999999 or None (no data)."
-    return _accelerated("energy", decode, CumulativeEnergy)
+    return decode
 
 
 def _encode_energy(value: object) -> bytes:
@@ -482,7 +461,7 @@ def _history1_decoder(epc: int) -> _Decoder[DailyHistory]:
         return history
 
     decode.__doc__ = f"Day and 48 half-hourly counters of 0x{epc:02X} (§B.1)."
-    return _accelerated("history1", decode, DailyHistory)
+    return decode
 
 
 def _encode_history1(value: object) -> bytes:
@@ -596,24 +575,18 @@ def _fixed_time_decoder(epc: int) -> _Decoder[FixedTimeEnergy]:
     def decode(edt: bytes, scale: EnergyScale | None = None) -> FixedTimeEnergy:
         if len(edt) != 11:
             raise size_error(epc, edt, 11, 11)
-        year, month, day, hour, minute, second, raw = _FIXED_TIME.unpack(edt)
-        if year == 0xFFFF and edt[:7] == _UNSET_DATETIME7:
-            when = None
-        else:
-            try:
-                when = datetime(year, month, day, hour, minute, second)
-            except ValueError:
-                raise datetime_error(edt, 0, 3, epc) from None
+        fields = _FIXED_TIME.unpack(edt)
+        raw = fields[6]
         if raw > MAX_COUNT:
             raw = _count(raw, 7, epc)
         energy: FixedTimeEnergy = _new(FixedTimeEnergy)
-        _FIXED_WHEN(energy, when)
+        _FIXED_WHEN(energy, datetime7_from(fields, edt, epc))
         _FIXED_RAW(energy, raw)
         _FIXED_SCALE(energy, scale)
         return energy
 
     decode.__doc__ = f"Time stamp and counter of 0x{epc:02X} (§B.1)."
-    return _accelerated("fixed_time", decode, FixedTimeEnergy)
+    return decode
 
 
 def _encode_fixed_time(value: object) -> bytes:
@@ -786,11 +759,11 @@ def _smart_meter_specs() -> dict[int, PropertySpec[SmartMeterValue]]:
         ),
         PropertySpec(
             0xE7, "instantaneous_power", "Measured instantaneous electric power",
-            "瞬時電力計測値", 4, 4, _accelerated("power", _decode_power), _encode_power, "W",
+            "瞬時電力計測値", 4, 4, _decode_power, _encode_power, "W",
         ),
         PropertySpec(
             0xE8, "instantaneous_currents", "Measured instantaneous currents", "瞬時電流計測値",
-            4, 4, _accelerated("currents", _decode_currents, InstantaneousCurrents),
+            4, 4, _decode_currents,
             _encode_currents, "A",
         ),
         PropertySpec(

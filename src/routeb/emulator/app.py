@@ -16,10 +16,11 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal
 
-from routeb.emulator.clock import EmulatorClock
+from routeb.emulator.clock import EmulatorClock, jst_now
 from routeb.emulator.j11_module import J11Module
 from routeb.emulator.lan import WISUN_BATCH, bridge_answers
 from routeb.emulator.meter import EmulatedMeter
@@ -96,6 +97,8 @@ class EmulatorOptions:
     password: str = DEFAULT_PASSWORD
     time_scale: float = 1.0
     clock_speed: float = 1.0
+    # The meter's (true) JST time at start-up; None: now.
+    clock_start: datetime | None = None
     tcp: int | None = None
     seed: int = 1
     profile: MeterProfile = field(default_factory=MeterProfile)
@@ -221,10 +224,13 @@ class Emulator:
         self.clocks: list[EmulatorClock] = []
         self.sites: list[MeterSite] = []
         first = options.profiles[0] if options.profiles else options.profile
+        start = options.clock_start or jst_now()  # one calendar for every meter
         for index in range(1, options.meters + 1):
             given = options.profiles[index - 1] if index <= len(options.profiles) else None
             profile = given or meter_profile(first, index)
-            clock = EmulatorClock(speed=options.clock_speed, offset=profile.clock_offset)
+            clock = EmulatorClock(
+                start=start, speed=options.clock_speed, offset=profile.clock_offset
+            )
             meter = EmulatedMeter(profile, clock, max_properties=options.max_properties)
             rbid, password = meter_credentials(options.rbid, options.password, index)
             radio = RadioMeter(
@@ -343,7 +349,7 @@ class Emulator:
         else:
             if sock is not None:
                 self._udp_group, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-                    lambda: GroupProtocol(udp._deliver), sock=sock
+                    lambda: GroupProtocol(udp.deliver), sock=sock
                 )
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._udp_serve(udp)))

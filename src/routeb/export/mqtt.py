@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import aiomqtt
 
 from routeb import __version__
 from routeb._redact import Secret
-from routeb.errors import ConfigError
+from routeb.fleet.settings import parse_url
 from routeb.live import QUANTITIES, Entity, LiveHub, LiveState, Quantity
 
 __all__ = ["MeterDevice", "MqttPublisher", "MqttSettings", "discovery_payload", "state_payload"]
@@ -60,15 +59,8 @@ class MqttSettings:
 
     def endpoint(self) -> tuple[str, int, bool]:
         """(host, port, tls) from ``url`` (mqtt://host:1883 or mqtts://host:8883)."""
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ConfigError("mqtt.url", "must look like mqtt://host:1883 or mqtts://host:8883")
-        tls = parts.scheme == "mqtts"
-        try:
-            port = parts.port or (8883 if tls else 1883)
-        except ValueError as exc:
-            raise ConfigError("mqtt.url", f"bad port: {exc}") from None
-        return parts.hostname, port, tls
+        host, port, tls, _, _ = parse_url(self.url, "mqtt.url")
+        return host, port, tls
 
 
 @dataclass(frozen=True, slots=True)

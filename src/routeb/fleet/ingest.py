@@ -47,7 +47,7 @@ from routeb.fleet.schema import (
     MessageLimits,
     decode,
 )
-from routeb.fleet.settings import FleetSettings, mqtt_client
+from routeb.fleet.settings import FleetSettings, mqtt_client, paho_client
 
 __all__ = ["IngestOptions", "IngestWorker"]
 
@@ -161,7 +161,7 @@ class IngestWorker:
                         receive_maximum=self.options.receive_maximum,
                     )
                     # Acknowledge only after the commit (paho sends PUBACK on client.ack()).
-                    client._client.manual_ack_set(True)
+                    paho_client(client).manual_ack_set(True)
                     async with client:
                         await client.subscribe(self.options.topic, qos=1)
                         self.metrics.connected = True
@@ -213,7 +213,7 @@ class IngestWorker:
             item.message = decode(raw, self.options.limits, now=time.time())
         except MessageError as exc:
             item.dead = self._dead_letter(topic, exc.kind, exc.reason, raw)
-        except Exception:  # a decoder bug must not stop the worker (nor loop on redelivery)
+        except Exception:  # noqa: BLE001 - a decoder bug must not stop the worker (nor loop on redelivery)
             _LOG.exception("fleet message on %s: the decoder failed; kept as a dead letter", topic)
             item.dead = self._dead_letter(topic, _INTERNAL, "the decoder failed", raw)
         if item.message is not None and not self.partitions.covers(item.message):
@@ -290,7 +290,7 @@ class IngestWorker:
     def _acknowledge(self, client: aiomqtt.Client, items: Sequence[_Received]) -> None:
         for item in items:
             if item.qos:
-                client._client.ack(item.mid, item.qos)
+                paho_client(client).ack(item.mid, item.qos)
             self._unacked.pop(item, None)
 
     def _park_uncovered(self, batch: _Batch) -> None:

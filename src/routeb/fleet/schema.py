@@ -33,7 +33,10 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Final
 
+from routeb.echonet.energy import MAX_COEFFICIENT, MAX_COUNT, MAX_DIGITS, MIN_DIGITS
 from routeb.fleet import bounded_json
+from routeb.meter_time import SLOT_SECONDS
+from routeb.storage.model import MAX_CURRENT_DA, MAX_POWER_W, MIN_CURRENT_DA, MIN_POWER_W
 
 __all__ = [
     "DEFAULT_BASE_TOPIC",
@@ -107,20 +110,20 @@ SlotRow = tuple[
 ]
 
 _INT64: Final = 2**63 - 1
-_RAW_MAX: Final = 99_999_999
 _TS: Final = itemgetter(0)
-# (low, high, nullable) per column after the time stamp (whose bounds are the window)
+# (low, high, nullable) per column after the time stamp (whose bounds are the window): the
+# ranges of protocol.md §B.1 as the store keeps them.
 _INSTANT_COLS: Final = (
-    (-2_147_483_647, 2_147_483_645, True),
-    (-32_767, 32_765, True),
-    (-32_767, 32_765, True),
+    (MIN_POWER_W, MAX_POWER_W, True),
+    (MIN_CURRENT_DA, MAX_CURRENT_DA, True),
+    (MIN_CURRENT_DA, MAX_CURRENT_DA, True),
 )
 _ENERGY_COLS: Final = (
-    (0, _RAW_MAX, True),
-    (0, _RAW_MAX, True),
-    (0, 999_999, False),
+    (0, MAX_COUNT, True),
+    (0, MAX_COUNT, True),
+    (0, MAX_COEFFICIENT, False),
     (0, 255, True),
-    (1, 8, True),
+    (MIN_DIGITS, MAX_DIGITS, True),
 )
 _SLOT_COLS: Final = (
     *_ENERGY_COLS,
@@ -313,7 +316,7 @@ def decode(
         if rows:
             message.spans[kind] = span
     for ts, *_ in slots:
-        if ts % 1800:
+        if ts % SLOT_SECONDS:
             raise MessageError("boundary", f"s: {ts} is not a :00/:30 boundary")
     _check_days(message, limits.max_days)
     return message

@@ -14,7 +14,14 @@ from paho.mqtt.properties import Properties
 from routeb.config import FleetConfig
 from routeb.errors import ConfigError
 
-__all__ = ["FleetSettings", "NotRoutedError", "RoutedPublisher", "mqtt_client", "parse_url"]
+__all__ = [
+    "FleetSettings",
+    "NotRoutedError",
+    "RoutedPublisher",
+    "mqtt_client",
+    "paho_client",
+    "parse_url",
+]
 
 # A persistent session survives a day-long WAN outage on the broker side.
 SESSION_EXPIRY: Final = 7 * 86_400
@@ -37,6 +44,13 @@ def parse_url(url: str, what: str = "fleet.url") -> tuple[str, int, bool, str | 
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     return parts.hostname, port, tls, user, password
+
+
+def paho_client(client: aiomqtt.Client) -> Any:
+    """The paho client under an aiomqtt one: the fleet needs two things aiomqtt does not
+    expose — manual PUBACKs after the commit (``manual_ack_set``/``ack``) and the publish
+    reason codes of MQTT 5 (RoutedPublisher) — and aiomqtt keeps that client private."""
+    return client._client  # noqa: SLF001 - see above; the one place that reaches it
 
 
 def mqtt_client(
@@ -100,7 +114,7 @@ class RoutedPublisher:
     def __init__(self, client: aiomqtt.Client) -> None:
         self.client = client
         self._unrouted: set[int] = set()
-        paho = client._client
+        paho = paho_client(client)
         publish = paho.publish
         on_publish = paho.on_publish
 
@@ -116,7 +130,7 @@ class RoutedPublisher:
             if on_publish is not None:
                 on_publish(*args)
 
-        paho.publish = publish_remembering_mid  # type: ignore[method-assign]
+        paho.publish = publish_remembering_mid
         paho.on_publish = on_publish_with_reason
 
     async def publish(self, topic: str, payload: bytes, timeout: float = 30.0) -> None:

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 import aiomqtt
@@ -28,11 +28,11 @@ import aiomqtt
 from routeb.emulator.household import Direction, Household
 from routeb.fleet.schema import FleetMessage, encode, topic_for
 from routeb.fleet.settings import FleetSettings, RoutedPublisher, mqtt_client
+from routeb.meter_time import JST, SLOT_SECONDS
 
 __all__ = ["FleetSimulator", "SimulatedHome", "run_fleet"]
 
 _LOG = logging.getLogger(__name__)
-_JST: Final = timedelta(hours=9)
 _UNIT: Final = "0.01"
 _UNIT_CODE: Final = 0x02  # E1: 0.01 kWh
 _E4_PER_COUNT: Final = 100
@@ -54,7 +54,7 @@ class SimulatedHome:
     last_boundary: tuple[int, int, int] | None = None  # (ts, import_raw, export_raw)
 
     def _counters(self, ts: int) -> tuple[int, int]:
-        at = datetime.fromtimestamp(ts, UTC).replace(tzinfo=None) + _JST
+        at = datetime.fromtimestamp(ts, JST).replace(tzinfo=None)
         from decimal import Decimal  # noqa: PLC0415
 
         unit = Decimal(_UNIT)
@@ -68,7 +68,7 @@ class SimulatedHome:
         message = FleetMessage(self.site, self.meter)
         first = start + (-start % poll)
         for ts in range(first, end, poll):
-            at = datetime.fromtimestamp(ts, UTC).replace(tzinfo=None) + _JST
+            at = datetime.fromtimestamp(ts, JST).replace(tzinfo=None)
             power = self.household.power_at(at)
             r, t = self.household.currents_at(at)
             t_da = None if t is None else max(-32_767, min(32_765, t))
@@ -76,10 +76,10 @@ class SimulatedHome:
         for ts in range(start + (-start % 60), end, 60):
             imp, exp = self._counters(ts)
             message.cumulative.append((ts, imp, exp, 1, _UNIT_CODE, _DIGITS))
-        for ts in range(start + (-start % 1800), end, 1800):
+        for ts in range(start + (-start % SLOT_SECONDS), end, SLOT_SECONDS):
             imp, exp = self._counters(ts)
             previous = self.last_boundary
-            if previous is not None and previous[0] == ts - 1800:
+            if previous is not None and previous[0] == ts - SLOT_SECONDS:
                 self.seq += 1
                 message.slots.append((
                     previous[0], previous[1], previous[2], 1, _UNIT_CODE, _DIGITS,
@@ -130,7 +130,7 @@ class FleetSimulator:
         self.poll = poll
         self.max_rows = max_rows
         rng = random.Random(seed)
-        epoch = datetime.fromtimestamp(self.now, UTC).replace(tzinfo=None) + _JST
+        epoch = datetime.fromtimestamp(self.now, JST).replace(tzinfo=None)
         self.homes: list[SimulatedHome] = []
         for n in range(homes):
             household = Household(
@@ -304,7 +304,7 @@ class contextlib_all:
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.__aexit__(None, None, None)
             # Retrieve a lost connection's error, or asyncio reports it when collected.
-            lost = client._disconnected  # aiomqtt keeps it private
+            lost = client._disconnected  # aiomqtt keeps it private  # noqa: SLF001 - aiomqtt keeps the lost connection's error private
             if lost.done() and not lost.cancelled():
                 lost.exception()
 

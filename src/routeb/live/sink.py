@@ -54,7 +54,7 @@ async def running(
                 await asyncio.wait_for(sink.stop(), stop_timeout)
             except TimeoutError:
                 _LOG.warning("%s: did not stop within %.0f s", sink.name, stop_timeout)
-            except Exception as exc:  # a sink's trouble must not block the others' stop
+            except Exception as exc:  # noqa: BLE001 - a sink's trouble must not block the others' stop
                 _LOG.warning("%s: stop failed: %s", sink.name, exc)
         for task in tasks:
             task.cancel()

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
 from routeb.echonet.energy import EnergyScale
@@ -27,6 +27,7 @@ from routeb.echonet.smartmeter import (
 )
 from routeb.errors import EchonetDecodeError, PropertyNotAvailableError
 from routeb.meter.client import METER, SmartMeterClient
+from routeb.meter_time import JST
 
 __all__ = [
     "DEFAULT_READ",
@@ -46,7 +47,6 @@ _METER_ATTRIBUTES: Final = (0x8A, 0x8D, 0xD3, 0xD7, 0xE1, 0xEA, 0xEB)
 # What `routeb read` shows by default: power, currents, energy both ways, fixed-time energy.
 DEFAULT_READ: Final = (0xE7, 0xE8, 0xE0, 0xE3, 0xEA, 0xEB)
 # §A.7 0x97/0x98 and §B date-times: the meter keeps Japanese local time (UTC+9, no DST).
-JST: Final = timezone(timedelta(hours=9), "JST")
 # §B.1: E2/E4 hold 48 slots of 30 minutes; EC up to 12 pairs.
 _HISTORY2_MAX: Final = 12
 

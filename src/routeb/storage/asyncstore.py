@@ -92,6 +92,19 @@ class _Stop:
 _Item = _Records | _Flush | _Call | _Stop
 
 
+@dataclass(slots=True)
+class _Counters:
+    """What the writer thread has done, read by the owner's :attr:`AsyncStore.stats` (plain
+    ints and a str: each update is atomic under the GIL)."""
+
+    commits: int = 0
+    records: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    failed_commits: int = 0
+    last_error: str | None = None
+
+
 def _transient(exc: BaseException) -> bool:
     """A failure worth retrying later (locked, disk full, I/O) rather than a bad record."""
     return isinstance(exc.__cause__, (sqlite3.OperationalError, OSError))
@@ -100,9 +113,17 @@ def _transient(exc: BaseException) -> bool:
 class _Writer:
     """The loop run by the writer thread (all its state is touched by that thread only)."""
 
-    def __init__(self, owner: AsyncStore, store: SqliteStore) -> None:
+    def __init__(
+        self,
+        owner: AsyncStore,
+        store: SqliteStore,
+        items: queue.SimpleQueue[_Item],
+        counters: _Counters,
+    ) -> None:
         self.owner = owner
         self.store = store
+        self.items = items
+        self.counters = counters
         self.buffer: list[Record] = []
         self.oldest: float | None = None
         self.next_purge = time.monotonic()
@@ -115,7 +136,7 @@ class _Writer:
             if self.oldest is not None:
                 deadlines.append(self.oldest + owner.commit_interval)
             try:
-                item = owner._queue.get(timeout=max(0.0, min(deadlines) - now))
+                item = self.items.get(timeout=max(0.0, min(deadlines) - now))
             except queue.Empty:
                 item = None
             if item is not None and self.handle(item):
@@ -149,7 +170,7 @@ class _Writer:
                     return False  # the caller gave up before its turn came
                 try:
                     result = fn(self.store)
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001 - any failure of the caller's function goes back to the caller
                     done.set_exception(exc)
                 else:
                     done.set_result(result)
@@ -171,16 +192,16 @@ class _Writer:
             try:
                 result = self._write(batch)
             except StorageError as exc:
-                owner._failed_commits += 1
-                owner._last_error = str(exc)
+                self.counters.failed_commits += 1
+                self.counters.last_error = str(exc)
                 _LOG.warning("storage: commit failed, will retry: %s", exc)
                 self._bound()
                 self.oldest = time.monotonic()
                 return exc
             del self.buffer[: len(batch)]
-            owner._commits += 1
-            owner._records += len(batch) - result.rejected
-            owner._rejected += result.rejected
+            self.counters.commits += 1
+            self.counters.records += len(batch) - result.rejected
+            self.counters.rejected += result.rejected
         self.oldest = None
         return None
 
@@ -193,7 +214,7 @@ class _Writer:
             if _transient(exc):
                 raise
             _LOG.debug("storage: batch refused (%s), writing one by one", exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a record the store cannot take must not lose the rest
             # A record the store cannot take (a bug upstream): isolate it, keep the rest.
             _LOG.debug("storage: batch refused (%s), writing one by one", exc)
         return self._one_by_one(batch)
@@ -214,14 +235,14 @@ class _Writer:
         excess = len(self.buffer) - self.owner.max_buffer
         if excess > 0:
             del self.buffer[:excess]
-            self.owner._dropped += excess
+            self.counters.dropped += excess
             _LOG.error("storage: buffer full, dropped the %d oldest records", excess)
 
     def purge(self) -> None:
         self.next_purge = time.monotonic() + self.owner.purge_interval
         try:
             result = self.store.purge()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed retention pass must not stop the writer
             _LOG.warning("storage: retention pass failed: %s", exc)
             return
         if result.instant_deleted or result.cumulative_deleted:
@@ -261,12 +282,7 @@ class AsyncStore:
         self._crashed = False
         # Each counter has one writer: _submitted the event loop, the rest the writer thread.
         self._submitted = 0
-        self._commits = 0
-        self._records = 0
-        self._dropped = 0
-        self._rejected = 0
-        self._failed_commits = 0
-        self._last_error: str | None = None
+        self._counters = _Counters()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -296,13 +312,13 @@ class AsyncStore:
                 busy_timeout=self._busy_timeout,
                 clock=self._clock,
             )
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - whatever stops the store opening goes to the opener
             opened.set_exception(exc)
             return
         opened.set_result(None)
         try:
-            _Writer(self, store).run()
-        except BaseException:
+            _Writer(self, store, self._queue, self._counters).run()
+        except BaseException:  # noqa: BLE001 - a writer-thread crash is logged and flagged, not lost
             _LOG.exception("storage: the writer thread failed")
             # Closed first, then drained: a waiter that queued after the drain sees the flag.
             self._crashed = True
@@ -403,12 +419,13 @@ class AsyncStore:
     @property
     def stats(self) -> StoreStats:
         """Counters since :meth:`open` (``buffered`` = submitted, not yet committed)."""
+        c = self._counters
         return StoreStats(
-            commits=self._commits,
-            records=self._records,
-            buffered=self._submitted - self._records - self._dropped - self._rejected,
-            dropped=self._dropped,
-            rejected=self._rejected,
-            failed_commits=self._failed_commits,
-            last_error=self._last_error,
+            commits=c.commits,
+            records=c.records,
+            buffered=self._submitted - c.records - c.dropped - c.rejected,
+            dropped=c.dropped,
+            rejected=c.rejected,
+            failed_commits=c.failed_commits,
+            last_error=c.last_error,
         )

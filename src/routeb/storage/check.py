@@ -11,12 +11,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 from urllib.parse import quote
 
+from routeb.meter_time import SLOT
 from routeb.storage.errors import SchemaVersionError, StorageError
 from routeb.storage.model import DayGaps
 from routeb.storage.schema import latest_version
@@ -27,7 +28,6 @@ __all__ = ["CheckReport", "MeterCheck", "check"]
 
 # The printable summary lists this many gap days per meter, then a count of the rest.
 SHOWN_GAP_DAYS: Final = 30
-_SLOT: Final = timedelta(seconds=SLOT_SECONDS)
 
 # (what, SQL) pairs: each query returns rows only when something is duplicated.
 _DUPLICATES: Final = (
@@ -193,7 +193,7 @@ def _meter_check(store: SqliteStore, key: str) -> MeterCheck:
         by_day.setdefault(jst_day(int(at.timestamp())), []).append(at)
     gaps = tuple(DayGaps(key, day, tuple(slots)) for day, slots in sorted(by_day.items()))
     return MeterCheck(
-        key, start, end - _SLOT, expected, expected - len(missing), int(conflicts), gaps
+        key, start, end - SLOT, expected, expected - len(missing), int(conflicts), gaps
     )
 
 

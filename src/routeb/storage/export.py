@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from routeb.errors import UsageError
+from routeb.meter_time import SLOT
 from routeb.storage.sqlite import SqliteStore
 from routeb.storage.times import JST, from_epoch, jst_day_start, to_epoch
 
@@ -127,7 +128,7 @@ def export_table(
                 (
                     s.meter,
                     _jst(s.at),
-                    _jst(s.at + timedelta(minutes=30)),
+                    _jst(s.at + SLOT),
                     s.import_use_kwh,
                     s.export_use_kwh,
                     s.import_kwh,

@@ -11,6 +11,8 @@ in time order, with exactly the text the model path gives (``routeb.web.jsonout`
 - NULL as ``null``, never zero.
 
 Storage units and the JST day index are those of docs/storage.md (schema 1 and 2).
+:func:`instant_json`, :func:`power_json` and :func:`days_json` run them (``SqliteStore``'s
+methods of the same names).
 """
 
 # Statements assembled from constants only; every value is a bound parameter.
@@ -18,13 +20,16 @@ Storage units and the JST day index are those of docs/storage.md (schema 1 and 2
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Final
 
-from routeb.storage.times import DAY_SECONDS, JST_OFFSET, SLOT_SECONDS
+from routeb.errors import UsageError
+from routeb.meter_time import SLOT_SECONDS, SLOTS_PER_DAY
+from routeb.storage.connection import Database
+from routeb.storage.reads import EPOCH_DAY, Resolution, epoch_range
+from routeb.storage.times import DAY_SECONDS, JST_OFFSET
 
-__all__ = ["DAYS", "DAY_TOTALS", "INSTANT", "POWER"]
-
-_SLOTS_PER_DAY: Final = DAY_SECONDS // SLOT_SECONDS  # 48: JST has no daylight saving
+__all__ = ["DAYS", "DAY_TOTALS", "INSTANT", "POWER", "days_json", "instant_json", "power_json"]
 
 
 def _iso(column: str) -> str:
@@ -68,7 +73,7 @@ _POWER: Final = (
 )
 POWER: Final[dict[str, str]] = {
     "minute": _POWER.format(seconds=60, table="power_minute"),
-    "halfhour": _POWER.format(seconds=1800, table="power_halfhour"),
+    "halfhour": _POWER.format(seconds=SLOT_SECONDS, table="power_halfhour"),
 }
 
 # One object per JST day in [first, last] (day indexes; parameters: first, last, meter id,
@@ -77,11 +82,11 @@ POWER: Final[dict[str, str]] = {
 DAYS: Final = (
     "WITH RECURSIVE days(day) AS (SELECT ? UNION ALL SELECT day + 1 FROM days WHERE day < ?) "
     'SELECT printf(\'{"date":"%s","import_kwh":%s,"export_kwh":%s,"import_slots":%d,'
-    f'"export_slots":%d,"expected_slots":{_SLOTS_PER_DAY},"complete":%s,"peak_w":%s}}\', '
+    f'"export_slots":%d,"expected_slots":{SLOTS_PER_DAY},"complete":%s,"peak_w":%s}}\', '
     f"date(days.day * {DAY_SECONDS}, 'unixepoch'), "
     f"{_fixed('s.import_use_e4', 4)}, {_fixed('s.export_use_e4', 4)}, "
     "coalesce(s.import_n, 0), coalesce(s.export_n, 0), "
-    f"CASE WHEN s.import_n = {_SLOTS_PER_DAY} THEN 'true' ELSE 'false' END, "
+    f"CASE WHEN s.import_n = {SLOTS_PER_DAY} THEN 'true' ELSE 'false' END, "
     f"{_number('p.max_w')}) "
     "FROM days LEFT JOIN slot_days AS s ON s.meter_id = ? AND s.day = days.day "
     "LEFT JOIN power_day AS p ON p.meter_id = ? AND p.day = days.day ORDER BY days.day"
@@ -92,3 +97,47 @@ DAY_TOTALS: Final = (
     "SELECT sum(import_use_e4), sum(export_use_e4) FROM slot_days "
     "WHERE meter_id = ? AND day >= ? AND day <= ?"
 )
+
+
+def _json_array(db: Database, sql: str, params: tuple[object, ...]) -> str:
+    with db.errors():
+        rows = db.conn.execute(sql, params).fetchall()
+    return "[" + ",".join([row[0] for row in rows]) + "]"
+
+
+def instant_json(db: Database, meter: str, start: datetime, end: datetime) -> str:
+    """``meter``'s raw readings in [start, end) as a JSON array, written by SQLite."""
+    low, high = epoch_range(start, end)
+    meter_id = db.lookup(meter)
+    if meter_id is None:
+        return "[]"
+    return _json_array(db, INSTANT, (meter_id, low, high))
+
+
+def power_json(
+    db: Database, meter: str, start: datetime, end: datetime, resolution: Resolution
+) -> str:
+    """``meter``'s power aggregates in [start, end) as a JSON array, written by SQLite."""
+    if resolution not in POWER:
+        raise UsageError(f"resolution is minute or halfhour, got {resolution!r}")
+    low, high = epoch_range(start, end)
+    meter_id = db.lookup(meter)
+    if meter_id is None:
+        return "[]"
+    return _json_array(db, POWER[resolution], (meter_id, low, high))
+
+
+def days_json(
+    db: Database, meter: str, first_day: date, last_day: date
+) -> tuple[str, int | None, int | None]:
+    """One JSON object per JST day in [first_day, last_day], and the energy bought and sold
+    over those days in 0.0001 kWh (None: none known)."""
+    if last_day < first_day:
+        return "[]", None, None
+    first, last = (first_day - EPOCH_DAY).days, (last_day - EPOCH_DAY).days
+    meter_id = db.lookup(meter)
+    with db.read():
+        days = _json_array(db, DAYS, (first, last, meter_id, meter_id))
+        with db.errors():
+            imp, exp = db.conn.execute(DAY_TOTALS, (meter_id, first, last)).fetchone()
+    return days, imp, exp

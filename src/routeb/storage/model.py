@@ -19,7 +19,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from routeb.echonet.energy import ENERGY_UNITS, MAX_COUNT, MAX_DIGITS, EnergyScale
+from routeb.echonet.energy import ENERGY_UNITS, MAX_COEFFICIENT, MAX_COUNT, MAX_DIGITS, EnergyScale
 from routeb.errors import UsageError
 from routeb.storage.times import SLOT_SECONDS, from_epoch, to_epoch
 
@@ -62,8 +62,6 @@ MAX_POWER_W: Final = 2_147_483_645
 # protocol.md §B.1 0xE8: valid currents 0x8001..0x7FFD in 0.1 A.
 MIN_CURRENT_DA: Final = -32_767
 MAX_CURRENT_DA: Final = 32_765
-# protocol.md §B.1 0xD3: coefficient 0..999,999.
-MAX_COEFFICIENT: Final = 999_999
 MAX_KEY_LENGTH: Final = 200
 MAX_TEXT_LENGTH: Final = 4000
 

@@ -7,14 +7,16 @@ is the UTC interval [day − 9 h, day + 15 h). Callers convert meter times with 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from routeb.errors import UsageError
+from routeb.meter_time import JST, JST_OFFSET, SLOT_SECONDS
 
 __all__ = [
     "DAY_SECONDS",
     "JST",
+    "JST_OFFSET",
     "SLOT_SECONDS",
     "from_epoch",
     "jst_day",
@@ -25,11 +27,6 @@ __all__ = [
     "utc_to_jst",
 ]
 
-# Japan Standard Time: UTC+9, no DST since 1951.
-JST: Final = timezone(timedelta(hours=9), "JST")
-JST_OFFSET: Final = 9 * 3600
-# protocol.md §B.1 0xEA/0xE2: fixed-time values sit on :00 and :30 boundaries.
-SLOT_SECONDS: Final = 1800
 DAY_SECONDS: Final = 86_400
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY: Final = date(1970, 1, 1)

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Final
 
 from routeb.errors import UsageError
+from routeb.meter_time import JST, SLOTS_PER_DAY
 
 __all__ = ["JST", "SLOTS_PER_DAY", "Bill", "CostLine", "DayUsage", "HalfHour"]
-
-#: Japan Standard Time. Japan has no daylight saving time, so a fixed offset is exact.
-JST: Final = timezone(timedelta(hours=9), "JST")
-#: Half-hours of a JST day (no daylight saving: always 48), the meters' 30-minute values.
-SLOTS_PER_DAY: Final = 48
 
 
 @dataclass(frozen=True)

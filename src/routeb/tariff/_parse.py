@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from routeb.errors import ConfigError
+from routeb.meter_time import SLOTS_PER_DAY
 from routeb.tariff._rounding import ROUNDING_MODES
 from routeb.tariff._tariff import (
     BaseCharge,
@@ -68,7 +69,6 @@ _DAY_ALIASES: Final = {
 }
 _HOURS_RE: Final = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–~〜～]\s*(\d{1,2}):(\d{2})\s*$")
 _MONTH_RE: Final = re.compile(r"^(\d{4})-(\d{2})$")
-_SLOTS_PER_DAY: Final = 48
 
 
 class _Reader:
@@ -430,13 +430,13 @@ def _slots(r: _Reader, text: object, key: str) -> frozenset[int]:
                 key, f"times must be on the hour or half hour, 00:00 to 24:00 (got {text!r})"
             )
     first, end = h1 * 2 + m1 // 30, h2 * 2 + m2 // 30
-    if first == _SLOTS_PER_DAY:
+    if first == SLOTS_PER_DAY:
         first = 0
     if first == end:
         raise r.error(key, f'is empty; write "00:00-24:00" for the whole day (got {text!r})')
     if end > first:
         return frozenset(range(first, end))
-    return frozenset(range(first, _SLOTS_PER_DAY)) | frozenset(range(end))
+    return frozenset(range(first, SLOTS_PER_DAY)) | frozenset(range(end))
 
 
 def _periods(r: _Reader, value: object, weekend: frozenset[int]) -> tuple[TouPeriod, ...]:
@@ -489,7 +489,7 @@ def _periods(r: _Reader, value: object, weekend: frozenset[int]) -> tuple[TouPer
             for period in periods:
                 if period.days & tags:
                     covered |= period.slots
-            gaps = sorted(set(range(_SLOTS_PER_DAY)) - covered)
+            gaps = sorted(set(range(SLOTS_PER_DAY)) - covered)
             if gaps:
                 if weekday in weekend:
                     kind = f"{day_name} (weekend)"

@@ -127,7 +127,7 @@ class _Protocol(asyncio.DatagramProtocol):
         self._endpoint = endpoint
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self._endpoint._deliver(data, str(addr[0]))
+        self._endpoint.deliver(data, str(addr[0]))
 
     def error_received(self, exc: Exception) -> None:
         self._endpoint.errors += 1
@@ -154,7 +154,9 @@ class LanEndpoint:
         self._transport: asyncio.DatagramTransport | None = None
         self.local_address = bind
 
-    def _deliver(self, data: bytes, source: str) -> None:
+    def deliver(self, data: bytes, source: str) -> None:
+        """Queue a datagram received for this endpoint (its own socket's, or a group
+        listener's); counted, and dropped when the backlog is full."""
         self.stats.received += 1
         try:
             self._queue.put_nowait(Datagram(data, source))

@@ -155,11 +155,15 @@ class DatagramEnd:
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
         else:
-            peer._queue.put_nowait(datagram)
+            peer.deliver(datagram)
 
     async def _later(self, peer: DatagramEnd, datagram: Datagram) -> None:
         await asyncio.sleep(self._faults.delay)
-        peer._queue.put_nowait(datagram)
+        peer.deliver(datagram)
+
+    def deliver(self, datagram: Datagram) -> None:
+        """Queue a datagram the peer sent to this end."""
+        self._queue.put_nowait(datagram)
 
     async def receive(self) -> Datagram:
         """The next datagram from the peer."""
