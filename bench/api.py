@@ -23,8 +23,12 @@ from this one:
 
 Targets: p99 under 50 ms for any history query, first render under 1 s.
 
-    python bench/api.py [--db /tmp/routeb-bench-api.sqlite3] [--rebuild] [--requests 200]
+    python bench/api.py [--db PATH] [--rebuild] [--requests 200]
                         [--warmup 10] [--runs 5] [--loads 5] [--out docs/benchmarks-api.md]
+
+Without ``--db`` the database is built in a fresh temporary directory that is removed at the
+end (a fixed path under /tmp could collide with another user's file or a stale schema); pass
+``--db PATH`` to keep it and reuse it across runs (building takes about a minute).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -736,7 +741,11 @@ def report(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=Path("/tmp/routeb-bench-api.sqlite3"))
+    parser.add_argument(
+        "--db",
+        type=Path,
+        help="database to build once and reuse (default: a temporary one, removed at the end)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the database")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per kind")
     parser.add_argument("--warmup", type=int, default=10, help="untimed requests first")
@@ -750,20 +759,28 @@ def main() -> None:
     if args.serve:
         asyncio.run(serve(args.db))
         return
+    if args.db is not None:
+        run_bench(args, args.db)
+        return
+    with tempfile.TemporaryDirectory(prefix="routeb-bench-api-") as work:
+        run_bench(args, Path(work) / "bench-api.sqlite3")
+
+
+def run_bench(args: argparse.Namespace, db: Path) -> None:
     build_s: float | None = None
-    if args.rebuild or not args.db.is_file():
-        print(f"building {args.db} …", flush=True)
-        build_s = build_database(args.db)
+    if args.rebuild or not db.is_file():
+        print(f"building {db} …", flush=True)
+        build_s = build_database(db)
         print(f"built in {build_s:.1f} s", flush=True)
     else:
-        print(f"reusing {args.db}", flush=True)
-        SqliteStore(args.db).close()  # the writer applies any newer schema migration
-    contents = describe(args.db)
+        print(f"reusing {db}", flush=True)
+        SqliteStore(db).close()  # the writer applies any newer schema migration
+    contents = describe(db)
     stale = datetime.now(UTC) - contents.raw_last
     if stale > timedelta(hours=1):
         print(f"note: the data ends {stale} ago; the Now and Today pages show little of it")
     todo = [c for c in cases(contents) if args.only is None or args.only in c.name]
-    with server_process(args.db) as base:
+    with server_process(db) as base:
         runs: list[list[Timing]] = []
         for run in range(1, args.runs + 1):
             print(f"server at {base}; API run {run}, {args.requests} requests each:", flush=True)

@@ -155,6 +155,8 @@ def start_times(rounds: int, compare: Path | None = None) -> dict[str, list[floa
     routeb = Path(sys.executable).with_name("routeb")
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
+        # The interpreter without site (no .pth files, no site-packages): the physical floor.
+        "python -S -c pass": [sys.executable, "-S", "-c", "pass"],
         # The standard-library modules `routeb decode` cannot do without, alone: the floor
         # of this design (dataclasses brings inspect, ast, dis; argparse brings re, gettext).
         "stdlib it imports": [sys.executable, "-c", f"import {', '.join(_DECODE_STDLIB)}"],

@@ -41,9 +41,10 @@ from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD
 from routeb.meter_time import JST, SLOT, SLOT_SECONDS
 
 # `routeb run` as the console script runs it, plus a thread that asks the loop (on its own
-# thread) how many tasks it holds and appends "unix-time count" lines to a file.
+# thread) how many tasks and live Python objects (gc-tracked) it holds and appends
+# "unix-time tasks objects" lines to a file. Objects flat while RSS rises: not a Python leak.
 WRAPPER = """
-import asyncio, sys, threading, time
+import asyncio, gc, sys, threading, time
 from routeb.cli import main
 out, interval = sys.argv[1], float(sys.argv[2])
 loops = []
@@ -55,7 +56,7 @@ class Policy(asyncio.DefaultEventLoopPolicy):
 asyncio.set_event_loop_policy(Policy())
 def count(loop):
     with open(out, "a") as f:
-        f.write(f"{time.time():.1f} {len(asyncio.all_tasks(loop))}\\n")
+        f.write(f"{time.time():.1f} {len(asyncio.all_tasks(loop))} {len(gc.get_objects())}\\n")
 def sample():
     while True:
         time.sleep(interval)
@@ -73,6 +74,7 @@ class Sample:
     rss_mb: float
     fds: int
     tasks: int | None
+    objects: int | None  # gc-tracked Python objects in the process
     db_mb: float
 
 
@@ -87,12 +89,15 @@ def _db_mb(db: Path) -> float:
     return sum(p.stat().st_size for p in db.parent.glob(db.name + "*")) / 1e6
 
 
-def _tasks(path: Path) -> int | None:
+def _tasks(path: Path) -> tuple[int | None, int | None]:
+    """The latest (tasks, objects) the wrapper wrote."""
     if not path.exists():
-        return None
-    lines = path.read_text().split("\n")
-    last = [line for line in lines if line.strip()]
-    return int(last[-1].split()[1]) if last else None
+        return None, None
+    lines = [line for line in path.read_text().split("\n") if line.strip()]
+    if not lines:
+        return None, None
+    _, tasks, objects = lines[-1].split()
+    return int(tasks), int(objects)
 
 
 def _slope(points: list[tuple[float, float]]) -> float:
@@ -203,14 +208,15 @@ def main() -> None:
                     time.monotonic() - started,
                     _rss_mb(run.pid),
                     len(os.listdir(f"/proc/{run.pid}/fd")),
-                    _tasks(task_log),
+                    *_tasks(task_log),
                     _db_mb(db),
                 )
             )
             s = samples[-1]
             print(
                 f"  {s.real_s / 60:6.1f} min ({s.real_s * args.speed / 86_400:5.1f} days): "
-                f"RSS {s.rss_mb:5.1f} MB, {s.fds} fds, {s.tasks} tasks, db {s.db_mb:6.1f} MB",
+                f"RSS {s.rss_mb:5.1f} MB, {s.fds} fds, {s.tasks} tasks, {s.objects} objects, "
+                f"db {s.db_mb:6.1f} MB",
                 flush=True,
             )
         before = check_slots(db, first, end)
@@ -237,6 +243,7 @@ def main() -> None:
         ("RSS (MB)", [(s.real_s / per_month, s.rss_mb) for s in half]),
         ("open fds", [(s.real_s / per_month, s.fds) for s in half]),
         ("tasks", [(s.real_s / per_month, s.tasks) for s in half if s.tasks is not None]),
+        ("objects", [(s.real_s / per_month, s.objects) for s in half if s.objects is not None]),
         ("db (MB)", [(s.real_s / per_month, s.db_mb) for s in half]),
     ):
         if len(values) >= 2:

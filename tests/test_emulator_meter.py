@@ -361,6 +361,37 @@ def test_e2_today_has_no_data_after_now() -> None:
             assert raw is None
 
 
+@pytest.mark.parametrize(
+    "start",
+    [
+        START,  # mid-afternoon: 14:00 is the last slot with a reading
+        datetime(2026, 5, 20, 0, 0, 0),  # exactly midnight: only 00:00 is past
+        datetime(2026, 5, 20, 23, 29, 59),  # the last slot (23:30) is still 1 s away
+        datetime(2026, 5, 20, 10, 30, 0),  # on a boundary: 10:30 itself has its reading
+    ],
+)
+@pytest.mark.parametrize("offset", [timedelta(0), timedelta(minutes=7)])
+def test_e2_e4_today_future_slots_are_no_data_on_the_wire(
+    start: datetime, offset: timedelta
+) -> None:
+    # protocol.md §B "0xFFFFFFFE = not measured / no data applies to … each E2/E4 slot", §B.1
+    # E2: 194 bytes = day u16 + 48 × u32, slot i = the reading at 00:00 + 30 min × i. A slot
+    # that the meter's own clock (skew included) has not reached yet has no reading.
+    meter, _ = make(replace(SOLAR, clock_offset=offset), start=start)
+    set_c(meter, 0xE5, build_e5(0))
+    now = meter.now()
+    for epc, direction in ((0xE2, Direction.NORMAL), (0xE4, Direction.REVERSE)):
+        expected = b"\x00\x00" + b"".join(
+            meter.truth_counter(when, direction).to_bytes(4, "big") if when <= now else NO_DATA
+            for when in boundaries(now.date())
+        )
+        edt = get(meter, epc).properties[0].edt
+        assert len(edt) == 194
+        assert edt == expected
+        future = sum(1 for when in boundaries(now.date()) if when > now)
+        assert edt.count(NO_DATA) == future
+
+
 def test_e2_before_installation_and_beyond_history_depth() -> None:
     meter, _ = make(MeterProfile(installed_days_ago=Decimal("1.5"), history_days=99))
     set_c(meter, 0xE5, build_e5(2))

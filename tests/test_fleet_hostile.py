@@ -41,14 +41,16 @@ SLOT = NOW - NOW % 1800
 class Worker:
     """A `routeb ingest` process with its /metrics, its log in the test's directory."""
 
-    def __init__(self, dsn: str, broker: Broker, directory: Path, *extra: str) -> None:
+    def __init__(
+        self, dsn: str, broker: Broker, directory: Path, *extra: str, name: str | None = None
+    ) -> None:
         self.port = free_port()
         self.log = directory / "ingest.log"
         with self.log.open("ab") as stderr:
             self.process = _spawn(
                 dsn,
                 broker.url,
-                f"hostile-{self.port}",
+                name or f"hostile-{self.port}",
                 stderr,
                 "--listen",
                 f"127.0.0.1:{self.port}",
@@ -386,3 +388,66 @@ def test_the_limits_are_flags(dsn: str, broker: Broker, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert re.search(r"argument --max-days: 0 is not in 1\.\.10000", result.stderr)
     assert "Traceback" not in result.stderr
+
+
+def test_a_message_postgresql_always_rejects_becomes_a_dead_letter(
+    dsn: str, broker: Broker, worker: Worker
+) -> None:
+    # A constraint the schema does not know (an operator's CHECK): PostgreSQL rejects the row
+    # on every attempt. Retried for ever, it held its whole batch and every later one.
+    with psycopg.connect(dsn) as conn:
+        conn.execute(b"ALTER TABLE fleet_instant ADD CONSTRAINT no_4242 CHECK (power_w <> 4242)")
+    rejected = raw_message(site="rejected", i=[[NOW, 4242, 10, None]])
+    publish(broker, [good("before"), rejected, good("after")])
+    until(
+        lambda: {site for site, _ in stored(dsn)} == {"before", "after"},
+        60,
+        "the messages around the rejected one",
+    )
+    until(lambda: len(dead_letters(dsn)) == 1, 30, "the rejected message as a dead letter")
+    ((kind, payload),) = dead_letters(dsn)
+    assert kind == "database"
+    assert decode(payload) == decode(rejected)  # as the schema re-encodes it
+    (reason,) = _query(dsn, "SELECT reason FROM fleet_dead_letters")[0]
+    assert "no_4242" in reason
+    publish(broker, [good("later")])  # the worker goes on
+    until(lambda: ("later", NOW) in stored(dsn), 20, "a message after the dead letter")
+    metrics = worker.metrics()
+    assert metrics['routeb_ingest_dead_letters_total{kind="database"}'] == 1
+    assert metrics["routeb_ingest_unacked_messages"] == 0
+    assert sorted(stored(dsn)) == [("after", NOW), ("before", NOW), ("later", NOW)]
+
+
+def test_a_later_ack_never_loses_an_earlier_uncommitted_message(
+    dsn: str, broker: Broker, tmp_path: Path
+) -> None:
+    # The parked message (its partition cannot be made: the lock is held) is older than the
+    # ones committed and acknowledged after it. MQTT acknowledges each message by its id, so
+    # a worker that dies then leaves it with the broker, which hands it to the same client id.
+    spread = good("parked", NOW - 40 * DAY)
+    first = Worker(dsn, broker, tmp_path, name="ordered")
+    try:
+        with psycopg.connect(dsn, autocommit=True) as blocker:
+            blocker.execute("SELECT pg_advisory_lock(%s)", (pg._LOCK + 1,))
+            publish(broker, [spread, good("later-1"), good("later-2")])
+            until(
+                lambda: {site for site, _ in stored(dsn)} == {"later-1", "later-2"},
+                20,
+                "the later messages, acknowledged before the parked one",
+            )
+            assert first.metrics()["routeb_ingest_parked_messages"] == 1
+            first.stop()  # dies with the earlier message uncommitted
+            blocker.execute("SELECT pg_advisory_unlock(%s)", (pg._LOCK + 1,))
+    finally:
+        first.stop()
+    second = Worker(dsn, broker, tmp_path, name="ordered")
+    try:
+        until(lambda: ("parked", NOW - 40 * DAY) in stored(dsn), 30, "the redelivered message")
+        assert sorted(stored(dsn)) == [
+            ("later-1", NOW),
+            ("later-2", NOW),
+            ("parked", NOW - 40 * DAY),
+        ]
+    finally:
+        second.stop()
+    assert "Traceback" not in second.log.read_text()

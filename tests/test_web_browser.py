@@ -209,3 +209,53 @@ async def test_japanese_dark_phone(browser: Browser, tmp_path: Path) -> None:
         await expect(page.locator("#events-table tbody tr")).to_have_count(2)
         await _shot(page, "meter-en-dark-phone")
         assert foreign == []
+
+
+async def test_date_fields_write_the_pages_language(browser: Browser, tmp_path: Path) -> None:
+    # An English browser (Chromium's native date input would say mm/dd/yyyy whatever the
+    # page's language) showing the Japanese page: the date reads 2026/12/02, as Japanese forms
+    # write it; typed in that order it loads that day; a day that does not exist is refused.
+    db = _seeded(tmp_path)
+    tariff = parse_tariff(tomllib.loads(TARIFF_TOML))
+    today = _now().astimezone(JST).date()
+    yesterday, before = today - timedelta(days=1), today - timedelta(days=2)
+    async with running_dashboard(db, tariff=tariff) as dash:
+        page, foreign = await _page(browser, dash.base)
+        await page.goto(f"{dash.base}/history?view=day&date={yesterday.isoformat()}")
+        field = page.locator("#hist-date")
+        await expect(field).to_have_value(yesterday.isoformat())  # en: ISO 2026-12-02
+        await expect(field).to_have_attribute("placeholder", "YYYY-MM-DD")
+        await page.click("#lang-toggle")
+        await expect(page.locator("html")).to_have_attribute("lang", "ja")
+        await expect(field).to_have_value(f"{yesterday:%Y/%m/%d}")
+        await expect(field).to_have_attribute("placeholder", "YYYY/MM/DD")
+        await expect(page.locator("#history-table tbody tr")).to_have_count(48)
+        await field.fill(f"{before.year}年{before.month}月{before.day}日")
+        await field.press("Enter")
+        await expect(page).to_have_url(f"{dash.base}/history?view=day&date={before.isoformat()}")
+        await expect(field).to_have_value(f"{before:%Y/%m/%d}")
+        await field.fill(f"{today.year}/02/30")
+        await field.press("Enter")
+        await expect(field).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#hist-error")).to_have_text(
+            "日付を YYYY/MM/DD の形で入力してください"
+        )
+        assert f"date={before.isoformat()}" in page.url  # nothing loaded for it
+        # The calendar button's native picker hands its ISO value to the field.
+        await page.locator("#hist-date ~ input.date-picker").evaluate(
+            """(picker, iso) => { picker.value = iso;
+                picker.dispatchEvent(new Event("change", { bubbles: true })); }""",
+            yesterday.isoformat(),
+        )
+        await expect(field).to_have_value(f"{yesterday:%Y/%m/%d}")
+        await expect(field).not_to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#hist-error")).to_be_hidden()
+        await expect(page).to_have_url(f"{dash.base}/history?view=day&date={yesterday.isoformat()}")
+        await expect(page.locator("#hist-date + button.date-open")).to_have_attribute(
+            "aria-label", "カレンダーから選ぶ"
+        )
+        # The bill page's field, in the language the page remembered.
+        await page.goto(f"{dash.base}/bill?date={yesterday.isoformat()}")
+        await expect(page.locator("#bill-date")).to_have_value(f"{yesterday:%Y/%m/%d}")
+        await _shot(page, "bill-ja-date")
+        assert foreign == []

@@ -184,6 +184,10 @@ TERMS: Final[Mapping[str, tuple[str, str]]] = {
     "hist.year": ("Year", "年"),
     "hist.range": ("Range", "期間指定"),
     "hist.date": ("Date", "日付"),
+    # the date fields: written in the page language's order (web/static/app.js "date fields")
+    "date.format": ("YYYY-MM-DD", "YYYY/MM/DD"),
+    "date.pick": ("Choose a date", "カレンダーから選ぶ"),
+    "date.invalid": ("Not a date: write it as {format}", "日付を {format} の形で入力してください"),
     "hist.from": ("From", "開始"),
     "hist.to": ("To", "終了"),
     "hist.show": ("Show", "表示"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from routeb import __version__
 
@@ -55,13 +57,55 @@ _SUMMARIES: dict[str, str] = {
 }
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` (COLUMNS, else the terminal, else 80) without
+    importing shutil, whose bz2, lzma, zlib and fnmatch imports cost ~3 ms of start-up."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout, the width found as argparse finds it (the terminal's less 2).
+
+    argparse builds a formatter for every ``add_argument`` (to check the metavar), and its own
+    looks the width up through ``import shutil``: `routeb decode HEX` paid that for nothing.
+    """
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        width = _terminal_columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose default formatter is :class:`_HelpFormatter`; sub-parsers are of
+    the same class (argparse's default), so every command gets it unless it names another."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The top-level parser: every command (None), or ``only`` that one, registered in full.
 
     Each sub-parser argparse builds costs about a millisecond (its gettext look-ups), so a
     command run by name gets only its own (`routeb decode HEX` start-up: docs/benchmarks.md).
     """
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="routeb",
         description="Read a Japanese smart electricity meter over the B-route.",
     )

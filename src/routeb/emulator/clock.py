@@ -18,10 +18,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Final
 
 from routeb.errors import ConfigError
+from routeb.meter_time import JST, SLOT
 
 __all__ = [
     "JST",
@@ -36,11 +37,8 @@ __all__ = [
     "next_slot",
 ]
 
-# Meters keep Japanese local time (§A.7 0x97/0x98, §B "date-time" fields); Japan is UTC+9 all
-# year (no daylight saving time), so a fixed offset is exact and needs no tz database.
-JST: Final = timezone(timedelta(hours=9), "JST")
-# §B.1 EA/EB/E2/EC: fixed-time readings fall on :00 and :30 (ss = 00).
-SLOT: Final = timedelta(minutes=30)
+# JST (meters keep Japanese local time, §A.7 0x97/0x98) and the 30-minute SLOT (§B.1
+# EA/EB/E2/EC) are routeb.meter_time's, re-exported here for the emulator's callers.
 # §B.1 D0/EE/EF (Release R): one-minute readings.
 MINUTE: Final = timedelta(minutes=1)
 _EPOCH: Final = datetime(2000, 1, 1)  # any midnight; the grid of :00/:30 is anchored on it

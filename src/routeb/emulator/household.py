@@ -23,28 +23,23 @@ from enum import Enum
 from fractions import Fraction
 from typing import Final
 
+from routeb.echonet.energy import MAX_COEFFICIENT, MAX_DIGITS
+from routeb.echonet.smartmeter import MAX_HISTORY_DAY
 from routeb.errors import UsageError
+from routeb.meter_time import SLOT_SECONDS, SLOTS_PER_DAY
 
 __all__ = [
     "HISTORY_DAYS",
-    "MAX_DIGITS",
-    "SLOTS_PER_DAY",
-    "SLOT_SECONDS",
     "VOLTS_PER_LINE",
     "Direction",
     "Household",
 ]
 
-# protocol.md §B.1 EA/EB/E2: fixed-time readings every 30 minutes at :00 and :30.
-SLOT_SECONDS: Final = 1800
-# §B.1 E2/E4: 48 values per day, slot i = the reading at 00:00 + 30 min × i.
-SLOTS_PER_DAY: Final = 48
-# §B.1 E5: the history day is 0 (today) .. 0x63 = 99 days back.
-HISTORY_DAYS: Final = 99
-# §B.1 D7: 1..8 effective digits; counters wrap at 10^D7 (§B general rules).
-MAX_DIGITS: Final = 8
-# §B.1 D3: coefficient u32 0..999,999 (0 would make every reading 0 kWh, so 1 is the minimum).
-MAX_COEFFICIENT: Final = 999_999
+# Defined once elsewhere: SLOT_SECONDS and SLOTS_PER_DAY (routeb.meter_time, §B.1 EA/EB/E2),
+# MAX_DIGITS (§B.1 D7) and MAX_COEFFICIENT (§B.1 D3; this model takes 1 as the minimum, 0
+# would make every reading 0 kWh) in routeb.echonet.energy; HISTORY_DAYS is §B.1 E5's
+# 0 (today) .. 99 days back (routeb.echonet.smartmeter).
+HISTORY_DAYS: Final = MAX_HISTORY_DAY
 # §B.1 E8: currents in 0.1 A on each line of a 100/200 V single-phase three-wire service; the
 # brief assumes 100 V per line, so 10 W on one line is 0.1 A.
 VOLTS_PER_LINE: Final = 100

@@ -28,10 +28,11 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Final
 
-from routeb.echonet import EOJ, ESV, Frame, Property, decode_frame, encode_frame
+from routeb.echonet import ESV, Frame, Property, decode_frame, encode_frame
 from routeb.echonet.datetime_fields import encode_date, encode_time
 from routeb.echonet.energy import CumulativeEnergy
 from routeb.echonet.node import Node, StaticObject, node_profile_object
+from routeb.echonet.objects import CONTROLLER_EOJ, NODE_PROFILE_EOJ, SMART_METER_EOJ
 from routeb.echonet.smartmeter import (
     SMART_METER_PROPERTIES,
     DailyHistory,
@@ -45,9 +46,10 @@ from routeb.echonet.smartmeter import (
 )
 from routeb.echonet.superclass import decode_installation_location
 from routeb.emulator.clock import MINUTE, SLOT, EmulatorClock, floor_minute, floor_slot
-from routeb.emulator.household import SLOTS_PER_DAY, Direction, Household
+from routeb.emulator.household import Direction, Household
 from routeb.emulator.profile import MeterProfile
 from routeb.errors import EchonetDecodeError, UsageError
+from routeb.meter_time import SLOTS_PER_DAY
 
 __all__ = [
     "CONTROLLER",
@@ -59,9 +61,10 @@ __all__ = [
 ]
 
 # protocol.md §C (AIF §2.1): controller 05FF01, meter 028801, meter node profile 0EF001.
-CONTROLLER: Final = EOJ(0x05, 0xFF, 0x01)
-METER: Final = EOJ(0x02, 0x88, 0x01)
-NODE_PROFILE: Final = EOJ(0x0E, 0xF0, 0x01)
+# The B-route objects (protocol.md §C), under the short names the emulator's callers use.
+CONTROLLER: Final = CONTROLLER_EOJ
+METER: Final = SMART_METER_EOJ
+NODE_PROFILE: Final = NODE_PROFILE_EOJ
 # protocol.md §C (AIF 2.4.4): "the meter must support OPC up to 6".
 DEFAULT_MAX_PROPERTIES: Final = 6
 # protocol.md §A.1: OPC is one byte, so no request can carry more than 255 properties.

@@ -15,7 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final, TypeVar
 
-from routeb.emulator.household import HISTORY_DAYS, MAX_COEFFICIENT, MAX_DIGITS, Household
+from routeb.echonet.energy import ENERGY_UNITS, MAX_COEFFICIENT, MAX_DIGITS
+from routeb.emulator.household import HISTORY_DAYS, Household
 from routeb.errors import ConfigError
 
 __all__ = [
@@ -28,18 +29,8 @@ __all__ = [
     "load_profile",
 ]
 
-# protocol.md §B.1 E1: unit code → kWh per count (other codes are undefined).
-E1_UNITS: Final[Mapping[int, Decimal]] = {
-    0x00: Decimal("1"),
-    0x01: Decimal("0.1"),
-    0x02: Decimal("0.01"),
-    0x03: Decimal("0.001"),
-    0x04: Decimal("0.0001"),
-    0x0A: Decimal("10"),
-    0x0B: Decimal("100"),
-    0x0C: Decimal("1000"),
-    0x0D: Decimal("10000"),
-}
+# protocol.md §B.1 E1: unit code → kWh per count (other codes are undefined); the codec's table.
+E1_UNITS: Final[Mapping[int, Decimal]] = ENERGY_UNITS
 # §B.1 "Release history": Release F (AIF v1.01, field meters) and Release R (adds C0, D0, EE, EF).
 RELEASES: Final = ("F", "R")
 # §D.3 S02: channels 33..60 (0x21..0x3C).

@@ -8,7 +8,12 @@ Batches close at ``max_rows`` readings or ``max_delay`` seconds after their firs
 
 No message stops a worker: whatever does not decode to a valid message (``schema.decode``,
 bounded before it parses) is a dead letter with its kind and reason, committed and acknowledged
-with its batch. A valid message whose partitions do not exist yet waits aside while the
+with its batch. A valid message that PostgreSQL itself rejects (a constraint the schema does not
+know, a data error: SQLSTATE classes 22 and 23) is tried ``_MAX_REJECTIONS`` times with its
+batch; then the batch is written message by message, each one rejected again becomes a dead
+letter of kind ``database`` and the others are committed. A failure of any other kind (the
+server gone, a lock, a dropped partition) is retried for ever: nothing is dropped for it.
+A valid message whose partitions do not exist yet waits aside while the
 ``PartitionMaker`` creates them on a connection of its own; everybody else's batches go on.
 The lag is the age of the oldest message received and not yet acknowledged: it grows while the
 worker is stuck (docs/fleet.md#limits).
@@ -41,11 +46,13 @@ from routeb.fleet.pg import (
 from routeb.fleet.schema import (
     DEFAULT_BASE_TOPIC,
     DEFAULT_LIMITS,
+    REASON_MAX,
     SCHEMA_VERSION,
     FleetMessage,
     MessageError,
     MessageLimits,
     decode,
+    encode,
 )
 from routeb.fleet.settings import FleetSettings, mqtt_client, paho_client
 
@@ -60,6 +67,13 @@ _PARTITION_CHECK: Final = 3600.0
 _OVERSIZE_KEPT: Final = 64 * 1024
 # The dead-letter kind of a decoder failure (a bug, logged with its traceback).
 _INTERNAL: Final = "internal"
+# The dead-letter kind of a valid message PostgreSQL rejects on every try, and how many
+# consecutive rejections of a batch make the worker look for the message at fault.
+_DATABASE: Final = "database"
+_MAX_REJECTIONS: Final = 3
+# SQLSTATE classes that blame the data, not the server (PostgreSQL, Appendix A "Error
+# Codes"): 22 data exception, 23 integrity constraint violation.
+_DATA_ERROR_CLASSES: Final = frozenset({"22", "23"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +105,7 @@ class _Received:
     mid: int
     qos: int
     since: float  # time.monotonic() at arrival
+    topic: str
     message: FleetMessage | None = None
     dead: DeadLetter | None = None
 
@@ -204,11 +219,11 @@ class IngestWorker:
             self._receive(message)
 
     def _receive(self, message: aiomqtt.Message) -> None:
-        item = _Received(message.mid if message.qos else 0, message.qos, time.monotonic())
+        topic = message.topic.value
+        item = _Received(message.mid if message.qos else 0, message.qos, time.monotonic(), topic)
         self._unacked[item] = None
         payload = message.payload
         raw = payload if isinstance(payload, bytes | bytearray) else str(payload).encode()
-        topic = message.topic.value
         try:
             item.message = decode(raw, self.options.limits, now=time.time())
         except MessageError as exc:
@@ -256,6 +271,7 @@ class IngestWorker:
         while True:
             batch = await queue.get()
             failed = False
+            rejections = 0
             while True:
                 started = time.monotonic()
                 try:
@@ -264,10 +280,14 @@ class IngestWorker:
                         self._park_uncovered(batch)
                     if not batch.items:
                         break
+                    if rejections >= _MAX_REJECTIONS:
+                        await self._reject_culprits(batch)
+                        rejections = 0
                     stats = await self._write(batch)
                 except (psycopg.Error, FleetSchemaError, OSError) as exc:
                     # Nothing was committed and nothing acknowledged: try again, never drop.
                     self.metrics.failed_batches += 1
+                    rejections = rejections + 1 if _blames_the_data(exc) else 0
                     _LOG.warning("PostgreSQL: %s; retrying in %.1f s", _first_line(exc), delay)
                     await asyncio.to_thread(self.writer.reset)
                     await asyncio.sleep(delay)
@@ -286,6 +306,26 @@ class IngestWorker:
                     dead=[letter.kind for letter in batch.dead],
                 )
                 break
+
+    async def _reject_culprits(self, batch: _Batch) -> None:
+        """Write the batch's valid messages one at a time; each PostgreSQL rejects for its data
+        becomes a dead letter of kind ``database``. Rows written here are written again with
+        the batch (idempotent); any other failure propagates, and the batch is tried again."""
+        for item in batch.items:
+            if item.message is None:
+                continue
+            try:
+                await self._in_thread(self._writing, partial(self.writer.write, [item.message]))
+            except psycopg.Error as exc:
+                if not _blames_the_data(exc):
+                    raise
+                await asyncio.to_thread(self.writer.reset)
+                reason = f"PostgreSQL rejected it: {_first_line(exc)}"[:REASON_MAX]
+                _LOG.warning("fleet message on %s: %s; kept as a dead letter", item.topic, reason)
+                # The payload as the schema re-encodes it (the raw bytes are not kept).
+                item.dead = DeadLetter(item.topic, _DATABASE, reason, encode(item.message))
+                item.message = None
+        batch.keep(batch.items)
 
     def _acknowledge(self, client: aiomqtt.Client, items: Sequence[_Received]) -> None:
         for item in items:
@@ -369,6 +409,12 @@ class IngestWorker:
             if message.sent is not None:
                 latency = max(0.0, now - message.sent)
                 self.metrics.latency_seconds.observe(latency, message.readings)
+
+
+def _blames_the_data(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused the rows themselves (a retry cannot succeed)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _DATA_ERROR_CLASSES
 
 
 def _first_line(exc: BaseException) -> str:

@@ -61,7 +61,7 @@ MAX_ROWS: Final = 100_000
 # The schema nests three deep (object, list, row); the rest is room for unknown keys.
 MAX_DEPTH: Final = 16
 DAY: Final = 86_400
-_REASON_MAX: Final = 200
+REASON_MAX: Final = 200
 
 # kind -> what it means (docs/fleet.md#dead-letters); the label of the dead-letter metric.
 REJECTIONS: Final = {
@@ -80,6 +80,8 @@ REJECTIONS: Final = {
     "days": "readings on more distinct days than the limit",
     "boundary": "a slot that does not start at :00 or :30",
     "internal": "the decoder failed (a bug: the worker logs it)",
+    # Not the decoder's: the worker's, for a valid message PostgreSQL rejects on every try.
+    "database": "PostgreSQL rejected its rows on every attempt (a constraint, a data error)",
 }
 
 
@@ -139,7 +141,7 @@ class MessageError(ValueError):
     both for the dead-letter table."""
 
     def __init__(self, kind: str, reason: str) -> None:
-        reason = reason[:_REASON_MAX]
+        reason = reason[:REASON_MAX]
         super().__init__(reason)
         self.kind = kind
         self.reason = reason

@@ -21,6 +21,7 @@ from typing import Final
 
 from routeb.echonet.energy import ENERGY_UNITS, MAX_COEFFICIENT, MAX_COUNT, MAX_DIGITS, EnergyScale
 from routeb.errors import UsageError
+from routeb.meter_time import SLOTS_PER_DAY
 from routeb.storage.times import SLOT_SECONDS, from_epoch, to_epoch
 
 __all__ = [
@@ -552,19 +553,14 @@ class PowerStats:
         return mean.quantize(Decimal("0.1"), context=_EXACT)
 
 
-@dataclass(frozen=True, slots=True)
-class DaySummary:
-    """One JST calendar day: energy from the day's 48 slot usages and how complete they are."""
+class _Totals:
+    """What a day's and a month's summary derive alike from their sums and slot counts."""
 
-    meter: str
-    day: date
+    __slots__ = ()
     import_e4: int | None
     export_e4: int | None
     import_slots: int
-    export_slots: int
-    boundaries: int
-    peak_w: int | None = None
-    expected_slots: int = 48
+    expected_slots: int
 
     @property
     def import_kwh(self) -> Decimal | None:
@@ -578,12 +574,27 @@ class DaySummary:
 
     @property
     def complete(self) -> bool:
-        """True when every slot of the day has a known import usage."""
+        """True when every slot of the period has a known import usage."""
         return self.import_slots == self.expected_slots
 
 
 @dataclass(frozen=True, slots=True)
-class MonthSummary:
+class DaySummary(_Totals):
+    """One JST calendar day: energy from the day's 48 slot usages and how complete they are."""
+
+    meter: str
+    day: date
+    import_e4: int | None
+    export_e4: int | None
+    import_slots: int
+    export_slots: int
+    boundaries: int
+    peak_w: int | None = None
+    expected_slots: int = SLOTS_PER_DAY
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSummary(_Totals):
     """One JST calendar month, the sum of its days."""
 
     meter: str
@@ -595,21 +606,6 @@ class MonthSummary:
     expected_slots: int
     complete_days: int
 
-    @property
-    def import_kwh(self) -> Decimal | None:
-        """Energy bought, exact kWh."""
-        return e4_to_kwh(self.import_e4)
-
-    @property
-    def export_kwh(self) -> Decimal | None:
-        """Energy sold, exact kWh."""
-        return e4_to_kwh(self.export_e4)
-
-    @property
-    def complete(self) -> bool:
-        """True when every slot of the month has a known import usage."""
-        return self.import_slots == self.expected_slots
-
 
 @dataclass(frozen=True, slots=True)
 class DayGaps:
@@ -618,7 +614,7 @@ class DayGaps:
     meter: str
     day: date
     missing: tuple[datetime, ...]
-    expected: int = 48
+    expected: int = SLOTS_PER_DAY
 
     def ranges(self) -> tuple[tuple[datetime, datetime], ...]:
         """The missing boundaries merged into [first, last] runs."""

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from routeb.errors import UsageError
 from routeb.live import LiveHub, LiveState
+from routeb.meter_time import SLOT, SLOT_SECONDS, SLOTS_PER_DAY
 from routeb.storage import (
     JST,
     MeterRecord,
@@ -29,7 +30,7 @@ from routeb.storage import (
     StorageError,
 )
 from routeb.storage.model import e4_to_kwh, scale_of
-from routeb.storage.sqlite import SLOTS_PER_DAY, Resolution
+from routeb.storage.sqlite import Resolution
 from routeb.web.jsonout import (
     LIVE_LINK_STATES,
     Fragment,
@@ -63,7 +64,6 @@ _LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 API_PREFIX: Final = "/api/v1"
-SLOT: Final = timedelta(minutes=30)
 HEARTBEAT_S: Final = 15.0
 # Range limits: every answer stays small and fast, also over ten years of data.
 MAX_RAW: Final = timedelta(days=7)
@@ -548,7 +548,7 @@ async def cost(request: web.Request) -> web.Response:
             imp, exp = stored.get(ts, (None, None))
             usage.append(HalfHour(at, imp, exp))
             at += SLOT
-            ts += 1800
+            ts += SLOT_SECONDS
         out = []
         for lo, hi in groups:
             # ``usage`` holds every half hour from ``start`` on: slice by position.

@@ -16,6 +16,7 @@ from aiohttp import web
 from routeb._json import Fragment
 from routeb._json import dumps as _dumps
 from routeb.live import LinkSnapshot, LiveState
+from routeb.meter_time import JST_OFFSET
 from routeb.storage import JST
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 JSON_TYPE: Final = "application/json"
-_JST_OFFSET: Final = timedelta(hours=9)
+_JST_OFFSET: Final = timedelta(seconds=JST_OFFSET)
 # The places of each kind of number on the wire (one rule for every route).
 _KWH: Final = Decimal("0.0001")  # the finest E1 unit, 0.0001 kWh (protocol.md §B.1 0xE1)
 _YEN: Final = Decimal("0.01")  # prices and amounts are published in sen

@@ -40,6 +40,7 @@
     toggle.lang = lang === "ja" ? "en" : "ja";
     toggle.title = t("lang.switchLabel");
     updateThemeButton();
+    dateFields.relabel();
   }
 
   // ---------------------------------------------------------------- helpers
@@ -47,6 +48,73 @@
   const setText = (id, text) => { const el = $(id); if (el) el.textContent = text; };
   const isNum = (v) => typeof v === "number" && Number.isFinite(v);
   const locale = () => (lang === "ja" ? "ja-JP" : "en-US");
+
+  // ---------------------------------------------------------------- date fields
+  // A native <input type=date> writes its date in the browser's locale, not the page's:
+  // mm/dd/yyyy in an English Chromium showing the Japanese page. So each date field is text in
+  // the page language's order — ja 2026/12/03 (年/月/日, as Japanese forms write it), en ISO
+  // 2026-12-03 — read back as ISO; the button beside it opens the browser's own calendar (a
+  // hidden date input), and either separator (or 2026年12月3日) is accepted when typed.
+  const DATE_TEXT = /^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$/;
+  function isoDate(text) {
+    const m = DATE_TEXT.exec(text || "");
+    if (!m) return null;
+    const iso = `${m[1]}-${m[2].padStart(2, "0")}-${m[3].padStart(2, "0")}`;
+    const d = new Date(iso + "T00:00:00Z"); // a real calendar day: 2026-02-30 is not
+    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === iso ? iso : null;
+  }
+  const dateFields = {
+    all: () => document.querySelectorAll("input.date"),
+    show(el, iso) {
+      el.value = iso ? iso.replaceAll("-", lang === "ja" ? "/" : "-") : "";
+      el.removeAttribute("aria-invalid");
+      el.setCustomValidity("");
+    },
+    set(id, iso) { dateFields.show($(id), iso); },
+    // The ISO date in the field; "" when empty; null (and the field marked) when not a date.
+    get(id) {
+      const el = $(id);
+      if (!el.value.trim()) return "";
+      const iso = isoDate(el.value);
+      if (iso === null) {
+        el.setAttribute("aria-invalid", "true");
+        el.setCustomValidity(dateFields.invalid());
+      }
+      return iso;
+    },
+    invalid: () => t("date.invalid", { format: t("date.format") }),
+    relabel() {
+      for (const el of dateFields.all()) {
+        el.placeholder = t("date.format");
+        const iso = isoDate(el.value);
+        if (iso) dateFields.show(el, iso);
+      }
+    },
+    init() {
+      for (const el of dateFields.all()) {
+        const picker = document.createElement("input");
+        picker.type = "date";
+        picker.className = "date-picker";
+        picker.tabIndex = -1;
+        picker.setAttribute("aria-hidden", "true");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "date-open";
+        button.dataset.i18nAria = "date.pick";
+        button.textContent = "▾"; // in every font the page may get (an emoji calendar is not)
+        button.addEventListener("click", () => {
+          picker.value = isoDate(el.value) || "";
+          try { picker.showPicker(); } catch { picker.focus(); }
+        });
+        picker.addEventListener("change", () => {
+          if (!picker.value) return;
+          dateFields.show(el, picker.value);
+          el.dispatchEvent(new Event("change", { bubbles: true }));
+        });
+        el.after(button, picker);
+      }
+    },
+  };
 
   // Intl formatters are costly to build: one per language and options, reused.
   const formatters = new Map();
@@ -607,14 +675,23 @@
     if (hist.view === "year" || (hist.view === "range" && days > 92)) return "monthly";
     return "daily";
   }
+  // false (the field marked, the form left as it was) when a date field holds no date.
   function readHistoryForm() {
     hist.view = $("hist-view").value;
-    hist.date = $("hist-date").value || jstToday();
-    hist.from = $("hist-from").value || null;
-    hist.to = $("hist-to").value || null;
     const range = hist.view === "range";
     for (const el of document.querySelectorAll("#history-form .range")) el.hidden = !range;
     for (const el of document.querySelectorAll("#history-form .single")) el.hidden = range;
+    const date = dateFields.get("hist-date");
+    const from = dateFields.get("hist-from");
+    const to = dateFields.get("hist-to");
+    if ((range ? [from, to] : [date]).includes(null)) return false;
+    hist.date = date || jstToday();
+    hist.from = from || null;
+    hist.to = to || null;
+    dateFields.set("hist-date", hist.date); // as the page writes it (2026年12月1日 → 2026/12/01)
+    dateFields.set("hist-from", hist.from);
+    dateFields.set("hist-to", hist.to);
+    return true;
   }
   function writeHistoryUrl() {
     const params = new URLSearchParams({ view: hist.view });
@@ -629,7 +706,7 @@
     else if (hist.view === "week") next = addDays(d, 7 * direction);
     else if (hist.view === "month") next = addMonths(d, direction);
     else next = (Number(d.slice(0, 4)) + direction) + d.slice(4);
-    $("hist-date").value = next;
+    dateFields.set("hist-date", next);
     loadHistory();
   }
   // Whether a day's or month's readings are complete, so far, or still to come.
@@ -647,11 +724,15 @@
   }
 
   async function loadHistory() {
-    readHistoryForm();
+    const error = $("hist-error");
+    if (!readHistoryForm()) {
+      error.textContent = dateFields.invalid();
+      error.hidden = false;
+      return;
+    }
     writeHistoryUrl();
     const span = historySpan();
     const kind = resolutionOf(span);
-    const error = $("hist-error");
     error.hidden = true;
     let body;
     try {
@@ -783,9 +864,9 @@
     const view = params.get("view");
     if (["day", "week", "month", "year", "range"].includes(view)) $("hist-view").value = view;
     const date = params.get("date");
-    $("hist-date").value = /^\d{4}-\d{2}-\d{2}$/.test(date || "") ? date : jstToday();
-    if (params.get("from")) $("hist-from").value = params.get("from");
-    if (params.get("to")) $("hist-to").value = params.get("to");
+    dateFields.set("hist-date", isoDate(date) || jstToday());
+    dateFields.set("hist-from", isoDate(params.get("from")));
+    dateFields.set("hist-to", isoDate(params.get("to")));
     $("hist-view").addEventListener("change", loadHistory);
     $("hist-date").addEventListener("change", loadHistory);
     $("hist-prev").addEventListener("click", () => step(-1));
@@ -814,9 +895,16 @@
     return line.unit === "kWh" ? t("bill.perKwh", { v: text }) : text;
   }
   async function loadBill() {
-    const day = $("bill-date").value || jstToday();
-    history.replaceState(null, "", "/bill?date=" + day);
     const error = $("bill-error");
+    const typed = dateFields.get("bill-date");
+    if (typed === null) {
+      error.textContent = dateFields.invalid();
+      error.hidden = false;
+      return;
+    }
+    const day = typed || jstToday();
+    dateFields.set("bill-date", day);
+    history.replaceState(null, "", "/bill?date=" + day);
     error.hidden = true;
     let body;
     try {
@@ -880,13 +968,13 @@
   charts.push(() => { if (page === "bill") renderBill(); });
   function stepBill(direction) {
     const bill = billState.bill;
-    const d = $("bill-date").value || jstToday();
-    $("bill-date").value = bill ? (direction < 0 ? addDays(bill.from, -1) : bill.end_exclusive) : addMonths(d, direction);
+    const d = dateFields.get("bill-date") || jstToday();
+    dateFields.set("bill-date", bill ? (direction < 0 ? addDays(bill.from, -1) : bill.end_exclusive) : addMonths(d, direction));
     loadBill();
   }
   function initBill() {
     const date = new URLSearchParams(location.search).get("date");
-    $("bill-date").value = /^\d{4}-\d{2}-\d{2}$/.test(date || "") ? date : jstToday();
+    dateFields.set("bill-date", isoDate(date) || jstToday());
     $("bill-date").addEventListener("change", loadBill);
     $("bill-prev").addEventListener("click", () => stepBill(-1));
     $("bill-next").addEventListener("click", () => stepBill(1));
@@ -1033,6 +1121,7 @@
       if (a.dataset.page === page) a.setAttribute("aria-current", "page");
     }
     $("page-" + page).hidden = false;
+    dateFields.init();
     applyI18n();
     renderLive();
     await chooseMeter();
