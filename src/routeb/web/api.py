@@ -267,7 +267,10 @@ async def meters(request: web.Request) -> web.Response:
             }
         )
     default = _meter_choice(ctx, {}) or (out[0]["key"] if out else None)
-    return json_response({"meters": out, "default": default, "login": ctx.login})
+    # server_time: the page's "today" is the server's JST day, known before the live stream opens.
+    return json_response(
+        {"meters": out, "default": default, "login": ctx.login, "server_time": iso(ctx.now())}
+    )
 
 
 async def _optional_store(

@@ -272,6 +272,7 @@ _PATHS: Final[dict[str, Any]] = {
             {
                 "default": {"type": ["string", "null"]},
                 "login": {"type": "boolean", "description": "whether a token is configured"},
+                "server_time": _INSTANT,
                 "meters": _array(
                     _obj(
                         {

@@ -1102,7 +1102,10 @@
   async function chooseMeter() {
     const select = $("meter-select");
     try {
+      const sentAt = Date.now();
       const body = await api("/meters");
+      // The server's clock decides which JST day "today" is, before the stream's first state.
+      if (body.server_time) clockOffset = Date.parse(body.server_time) - (sentAt + Date.now()) / 2;
       const saved = store.get("meter");
       const keys = body.meters.map((m) => m.key);
       meter = keys.includes(saved) ? saved : body.default;
