@@ -55,3 +55,16 @@ def test_outage_reports_down_without_values() -> None:
 def test_label_values_are_escaped() -> None:
     text = render([LiveState('a"b\\c', online=True, power_w=1)])
     assert 'meter="a\\"b\\\\c"' in text
+
+
+def test_two_meters_are_two_label_sets_under_one_header() -> None:
+    # issue 17 §4: Prometheus tells meters apart by the `meter` label, one HELP/TYPE per metric.
+    house = LiveState("house", online=True, power_w=632)
+    ev = LiveState("ev", online=False, power_w=3100)
+    text = render([house, ev])
+    got = samples(text)
+    assert got['routeb_power_watts{meter="house"}'] == "632"
+    assert got['routeb_power_watts{meter="ev"}'] == "3100"
+    assert got['routeb_meter_up{meter="house"}'] == "1"
+    assert got['routeb_meter_up{meter="ev"}'] == "0"
+    assert text.count("# TYPE routeb_power_watts ") == 1

@@ -48,3 +48,23 @@ def test_a_message_over_the_size_limit_goes_in_parts() -> None:
     assert all(len(p) <= DEFAULT_LIMITS.max_bytes for p in payloads)
     rows = [tuple(row) for p in payloads for row in decode(p).instant]
     assert sorted(rows) == sorted(message.instant)
+
+
+def test_two_meters_of_one_site_are_two_messages_on_two_topics() -> None:
+    # issue 17 §4: the fleet stream names site and meter; a site with two meters sends each
+    # meter's readings under its own topic, never mixed in one message.
+    from routeb.fleet.schema import topic_for  # noqa: PLC0415 - this test only
+
+    at = datetime.fromtimestamp(NOW, UTC)
+    changes = [
+        Change(1, "instant", InstantReading("house", at, 500, None, None)),
+        Change(2, "instant", InstantReading("ev", at, 3100, None, None)),
+        Change(3, "instant", InstantReading("house", at.replace(second=10), 510, None, None)),
+    ]
+    messages = messages_of("home-1", changes, max_rows=100)
+    assert sorted(m.meter for m in messages) == ["ev", "house"]
+    assert {m.site for m in messages} == {"home-1"}
+    topics = {topic_for("routeb-fleet", m.site, m.meter) for m in messages}
+    assert topics == {"routeb-fleet/v1/home-1/house", "routeb-fleet/v1/home-1/ev"}
+    house = next(m for m in messages if m.meter == "house")
+    assert [r[1] for r in house.instant] == [500, 510]  # (ts, power_w, current R, T)

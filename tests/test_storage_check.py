@@ -40,9 +40,8 @@ def fill(path: Path, skip: set[int], count: int = 96) -> None:
 def test_healthy_database_with_gaps(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     fill(path, skip={3, 4, 5, 50})
-    with SqliteStore(path) as store:
+    with SqliteStore(path) as store:  # the same value again from another source: no conflict
         store.write([SlotReading("home", MIDNIGHT + SLOT, 1001, None, SlotSource.HISTORY1, SCALE)])
-        store.write([SlotReading("home", MIDNIGHT + SLOT, 9, None, SlotSource.HISTORY2, SCALE)])
     report = check(path)
     assert report.ok
     assert report.integrity == ("ok",)
@@ -52,7 +51,7 @@ def test_healthy_database_with_gaps(tmp_path: Path) -> None:
     assert (meter.expected, meter.present, meter.missing) == (96, 92, 4)
     assert meter.first_slot == MIDNIGHT
     assert meter.last_slot == MIDNIGHT + 95 * SLOT
-    assert meter.conflict_slots == 1
+    assert meter.conflict_slots == 0
     assert [(g.day, len(g.missing)) for g in meter.gaps] == [
         (date(2026, 5, 20), 3),
         (date(2026, 5, 21), 1),
@@ -62,8 +61,22 @@ def test_healthy_database_with_gaps(tmp_path: Path) -> None:
     assert "integrity: ok" in text
     assert "2026-05-20: 3 missing (01:30–02:30)" in text
     assert "2026-05-21: 1 missing (01:00)" in text
-    assert "1 with conflicting sources" in text
+    assert "conflicting" not in text
     assert text.endswith("result: OK, 4 half-hour values missing")
+
+
+def test_a_conflicting_source_is_damage(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    fill(path, skip=set())
+    with SqliteStore(path) as store:
+        store.write([SlotReading("home", MIDNIGHT + SLOT, 9, None, SlotSource.HISTORY2, SCALE)])
+    report = check(path)
+    assert not report.ok
+    assert report.meters[0].conflict_slots == 1
+    assert report.meters[0].wrong
+    text = report.summary()
+    assert "1 with conflicting sources" in text
+    assert text.endswith("result: DAMAGED, 0 half-hour values missing")
 
 
 def test_quick_check_and_empty_database(tmp_path: Path) -> None:

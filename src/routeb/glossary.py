@@ -61,6 +61,8 @@ TERMS: Final[Mapping[str, tuple[str, str]]] = {
     "stale.never": ("No reading has arrived yet.", "まだ計測値が届いていません。"),
     # -- Now ----------------------------------------------------------------------------------
     "now.power": ("Power now", "瞬時電力"),
+    "overview.title": ("All meters", "すべてのメーター"),
+    "overview.chosen": ("shown below", "表示中"),
     "now.last": ("Last reading", "最終計測"),
     "now.currents": ("Currents", "瞬時電流"),
     "now.contract": ("Contract", "契約"),

@@ -1,4 +1,4 @@
-"""`routeb db check` (integrity and missing half-hours) and `routeb db backup` (an online copy)."""
+"""`routeb db check` (integrity, wrong data, gaps) and `routeb db backup` (an online copy)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 
 from routeb.cli._common import run
 from routeb.config import load_config
-from routeb.errors import ConfigError
+from routeb.errors import ConfigError, UsageError
 from routeb.storage import StorageError, check
 from routeb.storage.backup import backup
+from routeb.tariff import load_tariff
 
 __all__ = ["register"]
 
@@ -19,10 +20,17 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser("db", help="database maintenance")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    checker = actions.add_parser("check", help="integrity check and gaps per day")
-    checker.add_argument("--config", type=Path, help="config file (for [storage] db)")
+    checker = actions.add_parser(
+        "check", help="integrity, data that cannot be right, and gaps per day, per meter"
+    )
+    checker.add_argument(
+        "--config", type=Path, help="config file (for [storage] db and the [tariff] contract)"
+    )
     checker.add_argument("--db", type=Path, help="SQLite database (default: [storage] db)")
     checker.add_argument("--quick", action="store_true", help="PRAGMA quick_check only")
+    checker.add_argument(
+        "--meter", metavar="NAME", help="check this meter's data only (default: every meter)"
+    )
     checker.set_defaults(handler=_check)
     saver = actions.add_parser(
         "backup",
@@ -49,10 +57,24 @@ def _database(args: argparse.Namespace) -> Path:
     return db
 
 
+def _contract_va(args: argparse.Namespace) -> int | None:
+    """The [tariff] file's contract, which bounds a day's usage (docs/storage.md, db check)."""
+    if args.config is None and args.db is not None:
+        return None
+    config = load_config(args.config)
+    if config.tariff.file is None:
+        return None
+    return load_tariff(config.tariff.file).capacity_va
+
+
 def _check(args: argparse.Namespace) -> int:
     async def main() -> int:
         db = _database(args)
-        report = check(db, quick=args.quick)
+        capacity = _contract_va(args)
+        try:
+            report = check(db, quick=args.quick, meter=args.meter, capacity_va=capacity)
+        except UsageError as exc:
+            raise ConfigError("--meter", str(exc)) from None
         print(report.summary())
         return 0 if report.ok else 1
 

@@ -34,6 +34,7 @@ from routeb.storage.model import (
 from routeb.storage.schema import latest_version
 from routeb.storage.sqlite import SqliteStore
 from routeb.storage.times import JST, jst_to_utc, utc_to_jst
+from routeb.storage.writerlock import DatabaseInUseError, WriterLock, acquire_writer_lock
 
 __all__ = [
     "JST",
@@ -41,6 +42,7 @@ __all__ = [
     "Change",
     "CheckReport",
     "CumulativeReading",
+    "DatabaseInUseError",
     "DayGaps",
     "DaySummary",
     "ExportFormat",
@@ -64,6 +66,8 @@ __all__ = [
     "StorageError",
     "StoreStats",
     "WriteResult",
+    "WriterLock",
+    "acquire_writer_lock",
     "check",
     "e4_to_kwh",
     "export",

@@ -28,6 +28,7 @@ from typing import Final, TypeVar, cast
 from routeb.storage.errors import StorageError
 from routeb.storage.model import PurgeResult, Record, RetentionPolicy, Slot, WriteResult
 from routeb.storage.sqlite import DEFAULT_BUSY_TIMEOUT, SqliteStore
+from routeb.storage.writerlock import WriterLock, take_writer_lock
 
 __all__ = [
     "DEFAULT_COMMIT_INTERVAL",
@@ -267,8 +268,12 @@ class AsyncStore:
         purge_interval: float = DEFAULT_PURGE_INTERVAL,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         clock: Callable[[], datetime] = _utcnow,
+        writer_lock: bool = True,
     ) -> None:
         self.path = Path(path)
+        # The daemon's store is the database's only recorder (storage/writerlock.py).
+        self._take_lock = writer_lock
+        self._lock: WriterLock | None = None
         self.retention = retention or RetentionPolicy()
         self.commit_interval = commit_interval
         self.max_batch = max(1, max_batch)
@@ -287,9 +292,14 @@ class AsyncStore:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Start the writer thread and open (and migrate) the database in it."""
+        """Take the writer lock, start the writer thread and open (and migrate) the database.
+
+        DatabaseInUseError when another process records into the same file.
+        """
         if self._thread is not None:
             raise StorageError("the store is already open")
+        if self._take_lock:
+            self._lock = take_writer_lock(self.path)
         opened: Future[None] = Future()
         self._crashed = False
         self._thread = threading.Thread(
@@ -301,8 +311,14 @@ class AsyncStore:
         except BaseException:
             await asyncio.to_thread(self._thread.join)
             self._thread = None
+            self._release_lock()
             raise
         self._open = True
+
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def _main(self, opened: Future[None]) -> None:
         try:
@@ -358,6 +374,7 @@ class AsyncStore:
         # The thread ends after answering _Stop, or has ended already: joining cannot hang.
         await asyncio.to_thread(thread.join)
         self._thread = None
+        self._release_lock()
         if self._crashed or not done.done():
             return
         error = done.exception()

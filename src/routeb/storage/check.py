@@ -1,9 +1,10 @@
-"""``routeb db check``: is the file sound, and which 30-minute boundaries are missing?
+"""``routeb db check``: is the file sound, is its data right, which half-hours are missing?
 
 Integrity (``PRAGMA integrity_check`` or ``quick_check``), foreign keys, duplicates that the
 constraints should make impossible (scanned without their indexes), the outbox sequence, and
-per meter the gaps between its first and last stored boundary, per JST day. Read-only: safe
-while ``routeb run`` writes.
+per meter the findings of ``consistency.py`` (counters that go backwards, readings that
+disagree with the slots, conflicting sources, impossible days) and the gaps between its
+first and last stored boundary, per JST day. Read-only: safe while ``routeb run`` writes.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from types import MappingProxyType
 from typing import Final
 from urllib.parse import quote
 
+from routeb.errors import UsageError
 from routeb.meter_time import SLOT
+from routeb.storage.consistency import MeterFindings, find
 from routeb.storage.errors import SchemaVersionError, StorageError
-from routeb.storage.model import DayGaps
+from routeb.storage.model import DayGaps, e4_to_kwh
 from routeb.storage.schema import latest_version
 from routeb.storage.sqlite import SqliteStore
 from routeb.storage.times import JST, SLOT_SECONDS, from_epoch, jst_day
@@ -28,6 +31,8 @@ __all__ = ["CheckReport", "MeterCheck", "check"]
 
 # The printable summary lists this many gap days per meter, then a count of the rest.
 SHOWN_GAP_DAYS: Final = 30
+# … and this many examples of each kind of wrong data (all are counted).
+SHOWN_FINDINGS: Final = 5
 
 # (what, SQL) pairs: each query returns rows only when something is duplicated.
 _DUPLICATES: Final = (
@@ -75,6 +80,12 @@ class MeterCheck:
     present: int
     conflict_slots: int
     gaps: tuple[DayGaps, ...]
+    findings: MeterFindings = field(default_factory=MeterFindings)
+
+    @property
+    def wrong(self) -> bool:
+        """Some of this meter's data cannot be right (gaps are not wrong, only missing)."""
+        return bool(self.conflict_slots) or not self.findings.clean
 
     @property
     def missing(self) -> int:
@@ -99,12 +110,13 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        """True when the file is intact and every constraint holds."""
+        """True when the file is intact, every constraint holds and no meter's data is wrong."""
         return (
             self.integrity == ("ok",)
             and not self.foreign_keys
             and not self.duplicates
             and not self.problems
+            and not any(m.wrong for m in self.meters)
         )
 
     @property
@@ -149,6 +161,7 @@ def _meter_lines(meter: MeterCheck) -> list[str]:
         f"{meter.present} of {meter.expected} half-hour values"
         + (f", {meter.conflict_slots} with conflicting sources" if meter.conflict_slots else "")
     ]
+    lines.extend(_finding_lines(meter.findings))
     for gap in meter.gaps[:SHOWN_GAP_DAYS]:
         runs = ", ".join(
             _clock(a) if a == b else f"{_clock(a)}–{_clock(b)}" for a, b in gap.ranges()
@@ -157,6 +170,60 @@ def _meter_lines(meter: MeterCheck) -> list[str]:
     hidden = len(meter.gaps) - SHOWN_GAP_DAYS
     if hidden > 0:
         lines.append(f"  … and {hidden} more days with gaps")
+    return lines
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _kwh(e4: int) -> str:
+    return f"{e4_to_kwh(e4):.2f} kWh"
+
+
+def _finding_lines(found: MeterFindings) -> list[str]:
+    lines: list[str] = []
+    if found.backward_count:
+        lines.append(f"  counter went backwards {found.backward_count} times")
+        lines.extend(
+            f"    {s.table} {s.direction}: {s.before} at {_stamp(s.earlier)} → {s.after} at "
+            f"{_stamp(s.at)}"
+            for s in found.backward[:SHOWN_FINDINGS]
+        )
+    if found.usage_count:
+        lines.append(
+            f"  {found.usage_count} half-hours whose usage is not what their counters give"
+        )
+        lines.extend(
+            f"    {u.direction} from {_stamp(u.at)}: stored {u.stored_e4}, counters give "
+            f"{u.expected_e4} (0.0001 kWh)"
+            for u in found.usage[:SHOWN_FINDINGS]
+        )
+    if found.mismatch_count:
+        if found.clock_difference:
+            side = "ahead of" if found.readings_ahead else "behind"
+            lines.append(
+                f"  note: {found.mismatch_count} cumulative readings run {side} the half-hour "
+                "counters, all on one side: the meter's clock and this computer's differ "
+                "(not counted as damage)"
+            )
+        else:
+            lines.append(
+                f"  {found.mismatch_count} cumulative readings disagree with the half-hour "
+                f"counters ({found.readings_ahead} ahead, {found.readings_behind} behind)"
+            )
+        lines.extend(
+            f"    {m.direction} {m.raw} at {_stamp(m.at)} vs {m.boundary_raw} at the boundary "
+            f"{_clock(m.boundary)}"
+            for m in found.mismatches[:SHOWN_FINDINGS]
+        )
+    if found.impossible_days:
+        lines.append(f"  {len(found.impossible_days)} impossible daily totals")
+        lines.extend(
+            f"    {d.day.isoformat()} {d.direction} {_kwh(d.used_e4)} > {_kwh(d.limit_e4)} "
+            f"({'the contract' if d.rule == 'contract' else 'the baseline'})"
+            for d in found.impossible_days[:SHOWN_FINDINGS]
+        )
     return lines
 
 
@@ -170,8 +237,10 @@ def _raw_connection(path: Path) -> sqlite3.Connection:
         raise StorageError(f"cannot open {path}: {exc}") from exc
 
 
-def _meter_check(store: SqliteStore, key: str) -> MeterCheck:
+def _meter_check(store: SqliteStore, key: str, capacity_va: int | None) -> MeterCheck:
     conn = store.connection
+    (meter_id,) = conn.execute("SELECT id FROM meters WHERE key = ?", (key,)).fetchone()
+    findings = find(conn, int(meter_id), capacity_va=capacity_va)
     row = conn.execute(
         "SELECT min(slot_start), max(slot_start) FROM slots s "
         "JOIN meters m ON m.id = s.meter_id WHERE m.key = ? AND s.import_raw IS NOT NULL",
@@ -183,7 +252,7 @@ def _meter_check(store: SqliteStore, key: str) -> MeterCheck:
         (key,),
     ).fetchone()[0]
     if row[0] is None:
-        return MeterCheck(key, None, None, 0, 0, int(conflicts), ())
+        return MeterCheck(key, None, None, 0, 0, int(conflicts), (), findings)
     first, last = int(row[0]), int(row[1])
     expected = (last - first) // SLOT_SECONDS + 1
     start, end = from_epoch(first), from_epoch(last + SLOT_SECONDS)
@@ -193,12 +262,23 @@ def _meter_check(store: SqliteStore, key: str) -> MeterCheck:
         by_day.setdefault(jst_day(int(at.timestamp())), []).append(at)
     gaps = tuple(DayGaps(key, day, tuple(slots)) for day, slots in sorted(by_day.items()))
     return MeterCheck(
-        key, start, end - SLOT, expected, expected - len(missing), int(conflicts), gaps
+        key, start, end - SLOT, expected, expected - len(missing), int(conflicts), gaps, findings
     )
 
 
-def check(db_path: str | Path, *, quick: bool = False) -> CheckReport:
-    """Check the database at ``db_path`` (read-only); StorageError if it cannot be opened."""
+def check(
+    db_path: str | Path,
+    *,
+    quick: bool = False,
+    meter: str | None = None,
+    capacity_va: int | None = None,
+) -> CheckReport:
+    """Check the database at ``db_path`` (read-only); StorageError if it cannot be opened.
+
+    ``meter`` limits the per-meter part to that meter (UsageError if the database has none by
+    that name); ``capacity_va`` is the contract (VA) that bounds a day's usage, applied to
+    every meter checked (consistency.day_limit_e4; None: each meter's own baseline).
+    """
     path = Path(db_path)
     conn = _raw_connection(path)
     try:
@@ -236,7 +316,13 @@ def check(db_path: str | Path, *, quick: bool = False) -> CheckReport:
         highest = conn.execute(_MAX_SEQ).fetchone()[0]
         if highest is not None and int(highest) > sequence:
             problems.append(f"sequence {sequence} is below the highest seq in use ({highest})")
-        meters = tuple(_meter_check(store, m.meter) for m in store.meters())
+        keys = [m.meter for m in store.meters()]
+        if meter is not None:
+            if meter not in keys:
+                known = ", ".join(keys) or "none"
+                raise UsageError(f"no meter {meter!r} in {path} (meters: {known})")
+            keys = [meter]
+        meters = tuple(_meter_check(store, key, capacity_va) for key in keys)
         counts = MappingProxyType(store.counts())
     return CheckReport(
         path,

@@ -173,6 +173,29 @@ def slot_usage_e4(
     return value if value <= _INT64_MAX else None
 
 
+BoundaryCounters = tuple[int | None, int | None, int, int | None, int | None]
+"""A stored boundary: import raw, export raw, D3, E1 code, D7 (the slots table's columns)."""
+
+
+def boundary_usage(
+    here: BoundaryCounters, after: BoundaryCounters | None
+) -> tuple[int | None, int | None]:
+    """The (import, export) usage of the slot from ``here`` to the next boundary ``after``.
+
+    None without the next boundary or across a change of D3 × E1; D7 is the one known, and
+    unknown when the two boundaries disagree on it.
+    """
+    if after is None or (here[2], here[3]) != (after[2], after[3]):
+        return None, None
+    digits = here[4] if here[4] is not None else after[4]
+    if here[4] is not None and after[4] is not None and here[4] != after[4]:
+        digits = None
+    return (
+        slot_usage_e4(here[0], after[0], here[2], here[3], digits),
+        slot_usage_e4(here[1], after[1], here[2], here[3], digits),
+    )
+
+
 # --- validation helpers ------------------------------------------------------------------------
 
 

@@ -25,8 +25,8 @@ from routeb.storage.model import (
     Record,
     SlotReading,
     WriteResult,
+    boundary_usage,
     counter_e4,
-    slot_usage_e4,
     unit_code_of,
 )
 from routeb.storage.slotmerge import SlotCounters, merge_slot
@@ -236,14 +236,8 @@ def _finish_slots(db: Database, tx: WriteTx) -> None:
         if here is None:
             continue
         after = rows.get(start + SLOT_SECONDS)
-        uses: list[int | None] = [None, None]
-        if after is not None and (here[3], here[4]) == (after[3], after[4]):
-            digits = here[5] if here[5] is not None else after[5]
-            if here[5] is not None and after[5] is not None and here[5] != after[5]:
-                digits = None
-            for index, column in enumerate((1, 2)):
-                uses[index] = slot_usage_e4(here[column], after[column], here[3], here[4], digits)
-        if (uses[0], uses[1]) == (here[6], here[7]):
+        uses = boundary_usage(here[1:6], None if after is None else after[1:6])
+        if uses == (here[6], here[7]):
             continue
         seq = int(here[8]) if here[8] > tx.start_seq else tx.next_seq()
         db.conn.execute(

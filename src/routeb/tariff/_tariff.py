@@ -191,6 +191,16 @@ class Tariff:
     minimum_charge: MinimumCharge | None = None
     discounts: tuple[Discount, ...] = ()
 
+    @property
+    def capacity_va(self) -> int | None:
+        """The contract as apparent power (VA): 契約アンペア × 100 V (1 A of an ampere plan is
+        100 VA, docs/tariffs.md contract_amperes) or 契約容量 kVA × 1000; None if not given."""
+        if self.contract_amperes is not None:
+            return self.contract_amperes * 100
+        if self.contract_kva is not None:
+            return int(self.contract_kva * 1000)
+        return None
+
     # -- billing periods ------------------------------------------------------------------
 
     def read_date(self, year: int, month: int) -> date:

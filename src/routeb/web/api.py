@@ -23,6 +23,7 @@ from routeb.live import LiveHub, LiveState
 from routeb.meter_time import SLOT, SLOT_SECONDS, SLOTS_PER_DAY
 from routeb.storage import (
     JST,
+    DaySummary,
     MeterRecord,
     MonthSummary,
     Slot,
@@ -266,6 +267,34 @@ async def meters(request: web.Request) -> web.Response:
                 "recorded": False,
             }
         )
+    today = ctx.today()
+    keys = [str(entry["key"]) for entry in out]
+
+    def today_summaries(store: SqliteStore) -> dict[str, DaySummary]:
+        found = {}
+        for key in keys:
+            if store.meter(key) is not None:
+                for summary in store.day_summaries(key, today, today):
+                    found[key] = summary
+        return found
+
+    summaries: dict[str, DaySummary] = {}
+    with contextlib.suppress(Unavailable):
+        summaries = await _optional_store(ctx, today_summaries, summaries)
+    now = ctx.now()
+    for entry in out:
+        key = str(entry["key"])
+        shown = state_json(ctx.hub.get(key) or LiveState(key), now, ctx.stale_after_s)
+        current = not shown["stale"]
+        summary = summaries.get(key)
+        # The overview (docs/dashboard.md): each meter's status, live power and today's energy.
+        entry |= {
+            "status": shown["status"],
+            "power_w": shown["power_w"] if current else None,
+            "power_at": shown["power_at"],
+            "today_import_kwh": None if summary is None else kwh(summary.import_kwh),
+            "today_export_kwh": None if summary is None else kwh(summary.export_kwh),
+        }
     default = _meter_choice(ctx, {}) or (out[0]["key"] if out else None)
     # server_time: the page's "today" is the server's JST day, known before the live stream opens.
     return json_response(

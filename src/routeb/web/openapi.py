@@ -266,7 +266,8 @@ def _get(
 
 _PATHS: Final[dict[str, Any]] = {
     "/api/v1/meters": _get(
-        "Meters known to the database or the live hub",
+        "Meters known to the database or the live hub, each with its live power and "
+        "today's energy (JST day); every other route takes `meter=` one of these keys",
         [],
         _obj(
             {
@@ -281,6 +282,15 @@ _PATHS: Final[dict[str, Any]] = {
                             "last_seen": _TIME,
                             "online": {"type": "boolean"},
                             "recorded": {"type": "boolean"},
+                            "status": _STATE["properties"]["status"],
+                            "power_w": {
+                                "type": ["integer", "null"],
+                                "description": "live power, negative = selling; null when "
+                                "stale or unknown",
+                            },
+                            "power_at": _TIME,
+                            "today_import_kwh": _KWH,
+                            "today_export_kwh": _KWH,
                         }
                     )
                 ),

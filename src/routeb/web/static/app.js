@@ -1099,6 +1099,40 @@
   }
 
   // ---------------------------------------------------------------- start
+  // The overview (Now page, several meters): each meter's status, live power and today's
+  // energy from /api/v1/meters; a meter's name links to the pages scoped to it.
+  let overview = null;
+  function renderOverview() {
+    const box = $("meters-overview");
+    if (!overview || overview.length < 2) { box.hidden = true; return; }
+    const body = $("meters-table").tBodies[0];
+    body.textContent = "";
+    for (const m of overview) {
+      const tr = body.insertRow();
+      tr.dataset.meter = m.key;
+      const name = tr.insertCell();
+      const a = document.createElement("a");
+      a.href = "/?meter=" + encodeURIComponent(m.key);
+      a.textContent = m.key;
+      name.append(a);
+      if (m.key === meter) {
+        a.setAttribute("aria-current", "true");
+        name.append(" (" + t("overview.chosen") + ")");
+      }
+      tr.insertCell().textContent = t("status." + m.status);
+      const cells = [
+        isNum(m.power_w) ? num(m.power_w, 0) + " W" : t("unavailable"),
+        isNum(m.today_import_kwh) ? num(m.today_import_kwh, 2) + " kWh" : "—",
+        isNum(m.today_export_kwh) ? num(m.today_export_kwh, 2) + " kWh" : "—",
+      ];
+      for (const text of cells) { const td = tr.insertCell(); td.className = "num"; td.textContent = text; }
+    }
+    box.hidden = false;
+  }
+  async function loadOverview() {
+    try { overview = (await api("/meters")).meters; } catch (e) { return; }
+    renderOverview();
+  }
   async function chooseMeter() {
     const select = $("meter-select");
     try {
@@ -1106,15 +1140,24 @@
       const body = await api("/meters");
       // The server's clock decides which JST day "today" is, before the stream's first state.
       if (body.server_time) clockOffset = Date.parse(body.server_time) - (sentAt + Date.now()) / 2;
-      const saved = store.get("meter");
       const keys = body.meters.map((m) => m.key);
+      // ?meter=KEY (a shared link, the overview) wins over the choice saved in this browser.
+      const asked = new URLSearchParams(location.search).get("meter");
+      if (asked && keys.includes(asked)) store.set("meter", asked);
+      const saved = store.get("meter");
       meter = keys.includes(saved) ? saved : body.default;
+      overview = body.meters;
       $("logout-form").hidden = !body.login;
       if (keys.length > 1) {
         select.textContent = "";
         for (const key of keys) select.add(new Option(key, key, false, key === meter));
         select.hidden = false;
-        select.addEventListener("change", () => { store.set("meter", select.value); location.reload(); });
+        select.addEventListener("change", () => {
+          store.set("meter", select.value);
+          const url = new URL(location.href);
+          url.searchParams.set("meter", select.value);
+          location.href = url.toString();
+        });
       }
     } catch (e) { /* the stream still tells us the meter */ }
   }
@@ -1136,6 +1179,7 @@
       redrawCharts();
       if (page === "history") loadHistory();
       if (page === "meter") loadMeter();
+      if (page === "now") renderOverview();
     });
     $("theme-toggle").addEventListener("click", () => {
       const order = ["auto", "light", "dark"];
@@ -1147,7 +1191,7 @@
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", redrawCharts);
     connectStream();
     setInterval(tick, 1000);
-    if (page === "now") loadNow();
+    if (page === "now") { loadNow(); renderOverview(); setInterval(loadOverview, 10000); }
     if (page === "today") { loadToday(); setInterval(loadToday, 60000); }
     if (page === "history") initHistory();
     if (page === "bill") initBill();
