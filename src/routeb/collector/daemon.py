@@ -63,6 +63,9 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 # AIF 3.3.1 (protocol.md §C): Get EA/EB from about :05/:35 when the push did not come.
 FALLBACK_AFTER: Final = timedelta(minutes=5)
+# How long a backfill waits for the connection's first meter-clock read (one Get, AIF Timer 1
+# of 20 s plus a retry) before it plans by our clock alone.
+CLOCK_READ_WAIT: Final = 45.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,12 @@ class Collector:
         self._meter_day_offset = timedelta(0)  # the meter's date minus ours, as last seen
         self._backfill_kick = asyncio.Event()
         self._read_this_visit = asyncio.Event()  # a live reading came in since the visit began
+        # The meter's clock minus ours (0x97/0x98, read at every connect and then hourly): the
+        # backfill plans by the meter's clock, so a meter ahead of ours (drift, or a calendar
+        # run fast) has its newest half-hours asked for, and one behind is not asked for its
+        # future. ``_clock_read`` is set once this connection's first clock read is done.
+        self._meter_skew = timedelta(0)
+        self._clock_read: asyncio.Event | None = None
         hub.publish(self.state)
 
     # --- state publishing ------------------------------------------------------------------
@@ -310,6 +319,7 @@ class Collector:
         await self._event("disconnected", f"{type(exc).__name__}: {exc}")
 
     async def _serve(self, link: MeterLink) -> None:
+        self._clock_read = asyncio.Event()
         info = link.reader.info
         await self._recorder.record_meter(self.settings.meter, info)
         async with asyncio.TaskGroup() as group:
@@ -494,7 +504,13 @@ class Collector:
         while True:
             async with self._gate.live():
                 try:
-                    skew = await link.reader.clock_skew()
+                    try:
+                        skew = await link.reader.clock_skew()
+                    finally:
+                        if self._clock_read is not None:
+                            self._clock_read.set()
+                    if skew is not None:
+                        self._meter_skew = skew
                     fault = await link.reader.read([0x88])
                 except RouteBError as exc:
                     _LOG.debug("clock/fault read failed: %s", exc)
@@ -526,7 +542,11 @@ class Collector:
     async def backfill(self, link: MeterLink) -> int:
         """Fill every missing boundary within the meter's 99 days; returns how many."""
         info = link.reader.info
-        now = _jst(self._clock())
+        if self._clock_read is not None:
+            # This connection's first clock read (the hourly loop, live priority) comes first.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._clock_read.wait(), CLOCK_READ_WAIT)
+        now = _jst(self._clock()) + self._meter_skew
         start = datetime.combine(now.date() - timedelta(days=99), datetime.min.time())
         if self._history_floor is not None:
             start = max(start, datetime.combine(self._history_floor, datetime.min.time()))
