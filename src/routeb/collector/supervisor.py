@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 from routeb._redact import Secret
@@ -126,7 +126,18 @@ def meter_plans(
                         f"{label}.{key}", f"is required ({key}, {key}_env or {key}_file)"
                     )
         plans.append(_plan(config, meter, meter.name, endpoint))
-    return plans
+    return [_sharing(plan, plans, config.polling) for plan in plans]
+
+
+def _sharing(plan: MeterPlan, plans: list[MeterPlan], polling: PollingConfig) -> MeterPlan:
+    """A meter that shares its dongle retries an EVENT 24 join after the switch pause."""
+    device = plan.endpoint.device
+    shared = sum(1 for other in plans if other.endpoint.device == device) > 1
+    session = plan.endpoint.session_settings
+    if plan.endpoint.lan or not shared or session is None:
+        return plan
+    retry = replace(session, rejoin_retry_after=max(polling.switch_pause, 1.0))
+    return replace(plan, endpoint=replace(plan.endpoint, session_settings=retry))
 
 
 def _by_device(plans: list[MeterPlan]) -> Iterator[tuple[str, list[MeterPlan]]]:
