@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -282,3 +283,57 @@ async def test_a_wisun_meter_beside_a_lan_meter_and_two_dongles(tmp_path: Path) 
         _assert_true(db, name, meter)
     assert "visit of" not in log  # one meter per dongle: no rotation, today's collector
     assert check(db).ok
+
+
+def _metrics(config: Path) -> str:
+    listen = next(
+        line.split('"')[1] for line in config.read_text().splitlines() if "listen" in line
+    )
+    try:
+        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=2) as answer:
+            text: str = answer.read().decode()
+            return text
+    except OSError:
+        return ""
+
+
+@pytest.mark.timeout(90)
+async def test_an_unreachable_meter_does_not_starve_the_others(tmp_path: Path) -> None:
+    """Beside a good meter: one whose password is wrong (latched), one out of range."""
+    emulator = _emulator(tmp_path, 2)
+    ready = await emulator.start()
+    device = str(ready["serial"])
+    wrong = _meter_table(tmp_path, "rental", device, 2).replace(
+        meter_credentials(DEFAULT_ID, DEFAULT_PASSWORD, 2)[1], "WRONGPASS123"
+    )
+    ghost = _meter_table(tmp_path, "ghost", device, 7)  # no such meter around the dongle
+    config = _config(tmp_path, [_meter_table(tmp_path, "house", device, 1), wrong, ghost])
+    db = tmp_path / "db.sqlite3"
+    daemon = _start(config)
+    try:
+        await _until(lambda: _complete(db, ("house",), emulator.meters[:1], 8), 45, "house")
+
+        def reasons() -> bool:
+            text = _metrics(config)
+            return (
+                'routeb_meter_up{meter="rental",reason="credentials_rejected"} 0' in text
+                and 'routeb_meter_up{meter="ghost",reason="no_connection"} 0' in text
+                and 'routeb_meter_up{meter="house"} 1' in text
+            )
+
+        await _until(reasons, 30, "each meter's state in /metrics")
+        # The good meter keeps being visited, gap-free, while the others fail.
+        newest = _gaps(db, "house", emulator.meters[0])[1]
+        await asyncio.sleep(4)
+        missing, later = _gaps(db, "house", emulator.meters[0])
+        assert not missing
+        assert newest is not None
+        assert later is not None
+        assert later > newest
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0
+    finally:
+        log = _stop(daemon)
+        await emulator.close()
+    assert "WRONGPASS123" not in log
+    assert "unreachable" in log  # the ghost is tried less often
