@@ -103,7 +103,9 @@ async def _daemon(args: argparse.Namespace) -> int:
     meter = plans[0].name
     names = ", ".join(plan.name for plan in plans)
     hub = LiveHub()
-    tariff = load_tariff(config.tariff.file) if config.tariff.file else None
+    # The first meter's tariff (or [tariff]); per-meter costs on the dashboard: issue 17 §4.
+    tariff_file = config.meter.tariff or config.tariff.file
+    tariff = load_tariff(tariff_file) if tariff_file else None
     app = build_app(hub, lambda: {"routeb_build_info": 1.0})
     # Raises ConfigError for a non-loopback listen address without http.token (docs/dashboard.md).
     build_dashboard(
