@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -38,6 +37,7 @@ from routeb.emulator.meter import EmulatedMeter
 from routeb.emulator.profile import MeterProfile
 from routeb.storage import SchemaVersionError, SqliteStore, check, utc_to_jst
 from tests.servers.mosquitto import free_port
+from tests.test_daemon_e2e import _metrics as daemon_metrics
 
 SPEED = 6000.0  # meter seconds per real second
 INSTALLED_DAYS = Decimal("1.5")
@@ -286,15 +286,9 @@ async def test_a_wisun_meter_beside_a_lan_meter_and_two_dongles(tmp_path: Path) 
 
 
 def _metrics(config: Path) -> str:
-    listen = next(
-        line.split('"')[1] for line in config.read_text().splitlines() if "listen" in line
-    )
-    try:
-        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=2) as answer:
-            text: str = answer.read().decode()
-            return text
-    except OSError:
-        return ""
+    """/metrics of the daemon listening where ``config`` says (test_daemon_e2e's reader)."""
+    listen = next(line for line in config.read_text().splitlines() if "listen" in line)
+    return daemon_metrics(int(listen.rsplit(":", 1)[1].strip('"')))
 
 
 @pytest.mark.timeout(90)
