@@ -288,6 +288,8 @@ class Collector:
                 await asyncio.wait([serving], timeout=max(0.0, shortest_at - loop.time()))
         finally:
             caught_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await caught_up
 
     async def _caught_up(self) -> None:
         await self.backfill_done.wait()
