@@ -53,6 +53,7 @@ __all__ = [
     "environment_variables",
     "key",
     "load_config",
+    "meter_name_problem",
     "parse_document",
     "parse_listen",
     "reference_markdown",
@@ -73,11 +74,23 @@ DIALECTS: Final = ("auto", "bp35a1", "bp35c2", "rl7023")
 # protocol.md §E: scan duration 6 (17.5 s over 28 channels), escalating to 7 and 8.
 DEFAULT_SCAN_DURATIONS: Final = (6, 7, 8)
 _MAX_SCAN_DURATION: Final = 14  # §D.1: DURATION 0..14
-# Polite polling (protocol.md §E): E7 every ≥ 10 s; never more than one request in flight.
+# Polite polling (protocol.md §E "Poll rates in practice": Smdn's minimum cycle is 10 s; the
+# advice is E7 every ≥ 10–60 s); never more than one request in flight. The collector clamps
+# its schedules to these same minimums (routeb.collector.daemon.CollectorSettings).
 MIN_INSTANT_INTERVAL: Final = 10.0
 MIN_ENERGY_INTERVAL: Final = 30.0
+MIN_CLOCK_INTERVAL: Final = 60.0
 MIN_REQUEST_GAP: Final = 0.0
 MIN_AIF_TIMER1: Final = 1.0
+
+# One dongle, several meters (docs/meters.md). peers.md (broute-mqtt 1.1): an immediate rejoin
+# after SKTERM races the meter's clean-up and fails with EVENT 24; its length is not published
+# (the emulator's REJOIN_GUARD assumes 5 s), so wait twice that. broute-mqtt spends 15–20 s per
+# visit; a visit here is at least that and at most two minutes, so with three meters each is
+# visited every few minutes — far within its 99-day history (protocol.md §B.1 E5).
+SWITCH_PAUSE: Final = 10.0
+VISIT_SECONDS: Final = 120.0
+VISIT_MIN_SECONDS: Final = 20.0
 
 ENV_PREFIX: Final = "ROUTEB_"
 DEFAULT_RETENTION_DAYS: Final = 31
@@ -450,25 +463,65 @@ def key(
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A top-level table: ``[name]`` once, or ``[[name]]`` repeated when ``many``."""
+    """A top-level table: ``[name]`` once, or ``[[name]]`` repeated when ``many``.
+
+    ``single_too``: a ``many`` section that may also be written as one ``[name]`` table (or
+    left out), which then reads the environment too — ``[meter]`` beside ``[[meter]]``.
+    ``toml``: the key in the file when it differs from the field's name.
+    """
 
     table: type[Any]  # the dataclass each table becomes
     help: str
     many: bool = False
+    single_too: bool = False
+    toml: str | None = None
 
 
-def section(table: type[Any], help: str, *, many: bool = False) -> Any:
+def section(
+    table: type[Any],
+    help: str,
+    *,
+    many: bool = False,
+    single_too: bool = False,
+    toml: str | None = None,
+) -> Any:
     """A field of :class:`Config` that is one section of the file (a tuple when ``many``)."""
-    meta = {_SECTION: Section(table, help, many)}
+    meta = {_SECTION: Section(table, help, many, single_too, toml)}
+    if single_too:
+        return field(default_factory=lambda: (table(),), metadata=meta)
     if many:
         return field(default=(), metadata=meta)
     return field(default_factory=table, metadata=meta)
 
 
+def meter_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a meter (it names topics and rows), or None."""
+    if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", value):
+        return "must be 1..32 letters, digits, - or _ (it names MQTT topics and database rows)"
+    return None
+
+
+def _env_name(value: str) -> str | None:
+    return None if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) else "must be a variable name"
+
+
 @dataclass(frozen=True, slots=True)
 class MeterConfig:
-    """[meter]: which meter, through which device, with which credentials."""
+    """[meter] (or each [[meter]]): which meter, through which device, with which credentials.
 
+    Several ``[[meter]]`` tables on one device share it in turn (docs/meters.md); the
+    environment (``ROUTEB_ID`` …) applies only to the single ``[meter]`` form — a ``[[meter]]``
+    takes its credentials from the table, ``id_env``/``password_env`` or ``id_file``/
+    ``password_file``.
+    """
+
+    name: str = key(
+        "",
+        convert=Text(meter_name_problem),
+        default_text="`--meter-name`, else from the B-route ID",
+        help="the meter's key in the database, topics and the dashboard (required with "
+        "several `[[meter]]`, unique)",
+    )
     id: Secret | None = key(
         convert=SecretText(validate_rbid),
         env="ROUTEB_ID",
@@ -504,6 +557,68 @@ class MeterConfig:
         default_text="platform state dir (`~/.local/state/routeb`)",
         help="scan cache, module facts, the wrong-credentials latch (`--state-dir` overrides)",
     )
+    id_env: str | None = key(
+        convert=Text(_env_name), help="read the B-route ID from this environment variable"
+    )
+    password_env: str | None = key(
+        convert=Text(_env_name), help="read the B-route password from this environment variable"
+    )
+    id_file: Path | None = key(
+        convert=FilePath(),
+        help="read the B-route ID from this file (e.g. a systemd credential), first line",
+    )
+    password_file: Path | None = key(
+        convert=FilePath(), help="read the B-route password from this file, first line"
+    )
+    instantaneous_interval: float | None = key(
+        convert=Number(MIN_INSTANT_INTERVAL, polite=True),
+        default_text="`[polling]`'s",
+        help="this meter's seconds between E7+E8 reads",
+    )
+    energy_interval: float | None = key(
+        convert=Number(MIN_ENERGY_INTERVAL, polite=True),
+        default_text="`[polling]`'s",
+        help="this meter's seconds between E0(+E3) reads",
+    )
+    tariff: Path | None = key(
+        convert=FilePath(must_exist="no tariff file"),
+        default_text="`[tariff] file`",
+        help="this meter's tariff TOML file (docs/tariffs.md)",
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What is wrong across keys."""
+        if self.id is not None and (self.id_env or self.id_file):
+            return [("id", "give the B-route ID once: id, id_env or id_file")]
+        if self.password is not None and (self.password_env or self.password_file):
+            return [("password", "give the password once: password, password_env or password_file")]
+        return []
+
+    def resolve(self, env: Mapping[str, str]) -> MeterConfig:
+        """The credentials read from ``*_env`` / ``*_file`` (``_SubKeyError`` names the key)."""
+        values: dict[str, Any] = {}
+        for name, variable, path, check in (
+            ("id", self.id_env, self.id_file, validate_rbid),
+            ("password", self.password_env, self.password_file, validate_password),
+        ):
+            source = f"{name}_env" if variable else f"{name}_file"
+            text: str | None = None
+            if variable:
+                text = env.get(variable)
+                if not text:
+                    raise _SubKeyError(source, f"environment variable {variable} is not set")
+            elif path is not None:
+                try:
+                    lines = path.read_text(encoding="utf-8").splitlines()
+                except OSError as exc:
+                    raise _SubKeyError(source, f"cannot read {path} ({exc.strerror})") from None
+                text = lines[0] if lines else ""
+            if text is not None:
+                try:
+                    values[name] = check(text, "")
+                except ConfigError as exc:
+                    raise _SubKeyError(source, str(exc).removeprefix(": ")) from None
+        return replace(self, **values) if values else self
 
 
 @dataclass(frozen=True, slots=True)
@@ -522,7 +637,7 @@ class PollingConfig:
     )
     clock_interval: float = key(
         3600.0,
-        convert=Number(60.0, polite=True),
+        convert=Number(MIN_CLOCK_INTERVAL, polite=True),
         help="seconds between meter clock / fault status reads",
     )
     min_gap: float = key(
@@ -539,6 +654,23 @@ class PollingConfig:
         help="response wait for several properties (AIF Timer 2 ≥ 60 s)",
     )
     retries: int = key(2, convert=Whole(0, 10), help="retransmissions of an unanswered request")
+    switch_pause: float = key(
+        SWITCH_PAUSE,
+        convert=Number(0.0),
+        help="several meters on one dongle: seconds between SKTERM and the next meter's join "
+        "(an immediate rejoin fails with EVENT 24; docs/meters.md)",
+    )
+    visit_seconds: float = key(
+        VISIT_SECONDS,
+        convert=Number(1.0),
+        help="several meters on one dongle: the longest visit to one meter (the rest of its "
+        "backfill waits for the next visit)",
+    )
+    visit_min_seconds: float = key(
+        VISIT_MIN_SECONDS,
+        convert=Number(0.0),
+        help="several meters on one dongle: the shortest visit, even with nothing to backfill",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -836,7 +968,13 @@ class InfluxConfig:
 class Config:
     """The whole configuration: one field per section, plus where it was read from."""
 
-    meter: MeterConfig = section(MeterConfig, "which meter, through which device")
+    meters: tuple[MeterConfig, ...] = section(
+        MeterConfig,
+        "which meter, through which device (`[[meter]]` once per meter: docs/meters.md)",
+        many=True,
+        single_too=True,
+        toml="meter",
+    )
     polling: PollingConfig = section(PollingConfig, "schedules and request pacing")
     source: Path | None = None
     storage: StorageConfig = section(StorageConfig, "the SQLite database")
@@ -849,6 +987,24 @@ class Config:
         HomeAssistantConfig, "Home Assistant long-term statistics (docs/homeassistant.md)"
     )
     influxdb: InfluxConfig = section(InfluxConfig, "the InfluxDB sink (docs/influxdb.md)")
+
+    @property
+    def meter(self) -> MeterConfig:
+        """The first (with the single ``[meter]`` form, the only) meter."""
+        return self.meters[0] if self.meters else MeterConfig()
+
+    def problems(self) -> list[tuple[str, int | None, str]]:
+        """What is wrong across sections: (dotted key, [[table]] index, message)."""
+        if len(self.meters) < 2:
+            return []
+        seen: set[str] = set()
+        for index, meter in enumerate(self.meters):
+            if not meter.name:
+                return [("meter", index, "needs a name (required with several [[meter]] tables)")]
+            if meter.name in seen:
+                return [("meter.name", index, f"{meter.name!r} names two meters: make it unique")]
+            seen.add(meter.name)
+        return []
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -967,6 +1123,14 @@ def _read_table(
         raise ConfigError(
             f"{label}.{field_name}", message, where=locate.where(f"{name}.{field_name}", index)
         )
+    resolve = getattr(table, "resolve", None)
+    if resolve is not None:
+        try:
+            table = resolve(env)
+        except _SubKeyError as exc:
+            raise ConfigError(
+                f"{label}.{exc.name}", str(exc), where=locate.where(f"{name}.{exc.name}", index)
+            ) from None
     return table
 
 
@@ -975,24 +1139,38 @@ def read_sections(
 ) -> _T:
     """``root`` (a dataclass of ``section`` fields) from a parsed TOML document."""
     sections = _sections(root)
-    names = [n for n, _ in sections]
+    names = [meta.toml or n for n, meta in sections]
     for given in data:
         if given not in names:
             raise ConfigError(
                 given, "unknown section" + suggest(given, names), where=locate.where(given)
             )
     values: dict[str, object] = {}
-    for name, meta in sections:
+    for field_name, meta in sections:
+        name = meta.toml or field_name
         raw = data.get(name)
-        if meta.many:
+        if meta.single_too and not isinstance(raw, list):
+            # One [meter] table (or none): the environment applies, as it always did.
+            values[field_name] = (
+                _read_table(meta.table, name, {} if raw is None else raw, env, locate),
+            )
+        elif meta.many:
             tables = raw if isinstance(raw, list) else [] if raw is None else [raw]
-            values[name] = tuple(
+            values[field_name] = tuple(
                 _read_table(meta.table, name, table, env, locate, index)
                 for index, table in enumerate(tables)
             )
         else:
-            values[name] = _read_table(meta.table, name, {} if raw is None else raw, env, locate)
-    return root(**values)
+            values[field_name] = _read_table(
+                meta.table, name, {} if raw is None else raw, env, locate
+            )
+    result = root(**values)
+    check = getattr(result, "problems", None)
+    for dotted, index, message in check() if check is not None else ():
+        head, dot, rest = dotted.partition(".")
+        label = dotted if index is None else f"{head}[{index}]{dot}{rest}"
+        raise ConfigError(label, message, where=locate.where(dotted, index))
+    return result
 
 
 def load_config(
@@ -1070,16 +1248,19 @@ def with_overrides(
     if listen is not None:
         parse_listen(listen, "--listen")
         config = replace(config, http=replace(config.http, listen=listen))
-    meter = config.meter
+    if dialect and dialect not in DIALECTS:
+        raise ConfigError("--dialect", f"must be one of {', '.join(DIALECTS)}")
+    if (device or dialect) and len(config.meters) > 1:
+        flag = "--device" if device else "--dialect"
+        raise ConfigError(flag, "applies to one meter: set device / dialect in each [[meter]]")
+    changes: dict[str, Any] = {}
     if device:
-        meter = replace(meter, device=device)
+        changes["device"] = device
     if dialect:
-        if dialect not in DIALECTS:
-            raise ConfigError("--dialect", f"must be one of {', '.join(DIALECTS)}")
-        meter = replace(meter, dialect=dialect)
+        changes["dialect"] = dialect
     if state_dir is not None:
-        meter = replace(meter, state_dir=state_dir)
-    return replace(config, meter=meter)
+        changes["state_dir"] = state_dir
+    return replace(config, meters=tuple(replace(m, **changes) for m in config.meters))
 
 
 # --- the reference tables of docs/configuration.md --------------------------------------------
@@ -1104,9 +1285,16 @@ def _default_text(value: object, setting: Setting) -> str:
 def reference_markdown() -> str:
     """Every section's table of keys (type, default, env, help) as docs/configuration.md has."""
     out: list[str] = []
-    for name, meta in _sections(Config):
+    for section_name, meta in _sections(Config):
         cls = meta.table
-        header = f"[[{name}]]" if meta.many else f"[{name}]"
+        name = meta.toml or section_name
+        header = (
+            f"[{name}]` / `[[{name}]]"
+            if meta.single_too
+            else f"[[{name}]]"
+            if meta.many
+            else f"[{name}]"
+        )
         out += [f"### `{header}` — {meta.help}", ""]
         out += ["| key | type | default | env | meaning |", "|---|---|---|---|---|"]
         defaults = cls()

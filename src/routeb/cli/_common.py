@@ -22,7 +22,7 @@ import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
@@ -31,7 +31,8 @@ from urllib.parse import unquote, urlsplit
 from routeb._redact import Secret, redact_secrets
 from routeb.cli.progress import Progress
 from routeb.collector.daemon import MeterLink
-from routeb.collector.links import open_lan_link, open_wisun
+from routeb.collector.links import Endpoint, is_lan_device, open_link
+from routeb.collector.supervisor import client_settings
 from routeb.config import (
     Config,
     default_db_path,
@@ -53,7 +54,6 @@ from routeb.errors import (
     SessionError,
     UsageError,
 )
-from routeb.meter.client import ClientSettings
 from routeb.skstack.events import Dialect
 
 __all__ = [
@@ -238,9 +238,10 @@ def register_url_secret(url: str) -> None:
 
 def register_config_secrets(config: Config) -> None:
     """Every secret of the config: credentials, the dashboard token, broker passwords."""
+    for meter in config.meters:
+        register_secret(meter.id)
+        register_secret(meter.password)
     for secret in (
-        config.meter.id,
-        config.meter.password,
         config.http.token,
         config.mqtt.password,
         config.fleet.password,
@@ -263,6 +264,21 @@ class Settings:
     device: str
     dialect: Dialect | None
     state_dir: Path
+
+    def endpoint(self, *, show_identifiers: bool = False) -> Endpoint:
+        """How to reach the meter, with the config's session and client settings."""
+        return Endpoint(
+            self.device,
+            self.rbid,
+            self.password,
+            dialect=self.dialect,
+            state_dir=self.state_dir,
+            session_settings=SessionSettings(
+                scan_durations=self.config.meter.scan_durations,
+                show_identifiers=show_identifiers,
+            ),
+            client_settings=client_settings(self.config.polling),
+        )
 
 
 def _prompt(label: str) -> str:
@@ -287,8 +303,10 @@ def load_settings(args: argparse.Namespace, *, need_credentials: bool = True) ->
         state_dir=getattr(args, "state_dir", None),
     )
     meter = config.meter
-    if is_lan_device(meter.device):
-        need_credentials = False  # a meter behind a LAN bridge: no B-route credentials
+    if is_lan_device(meter.device) or len(config.meters) > 1:
+        # A meter behind a LAN bridge needs no B-route credentials; several [[meter]] tables
+        # carry their own (routeb.collector.supervisor.meter_plans checks each).
+        need_credentials = False
     rbid = meter.id
     password = meter.password
     if need_credentials and rbid is None:
@@ -349,11 +367,6 @@ def jst_day(text: str) -> date:
     return value
 
 
-def is_lan_device(device: str | None) -> bool:
-    """True for ``udp://ADDRESS``: a meter (or bridge) on the LAN, not a Wi-SUN module."""
-    return device is not None and device.startswith("udp://")
-
-
 @contextlib.asynccontextmanager
 async def connect(
     settings: Settings,
@@ -399,41 +412,22 @@ async def _connect(
     progress: Progress | None,
     start_reader: bool,
 ) -> AsyncIterator[MeterLink]:
-    polling = settings.config.polling
-    client_settings = ClientSettings(
-        min_gap=polling.min_gap,
-        timer1=polling.timer1,
-        timer2=polling.timer2,
-        retries=polling.retries,
-    )
-    if is_lan_device(settings.device):
-        if progress is not None:
+    if progress is not None:
+        if is_lan_device(settings.device):
             progress.stage(f"asking the meter at {settings.device}")
-        async with open_lan_link(
-            settings.device, client_settings=client_settings, start_reader=start_reader
-        ) as lan:
-            yield lan
-        return
-    if progress is not None and on_scan_progress is None:
-        on_scan_progress = progress.on_scan
-    async with open_wisun(
-        settings.device,
-        settings.rbid,
-        settings.password,
-        dialect=settings.dialect,
-        state_dir=settings.state_dir,
-        session_settings=session_settings
-        or SessionSettings(
-            scan_durations=settings.config.meter.scan_durations,
-            show_identifiers=show_identifiers,
-        ),
-        client_settings=client_settings,
+        elif on_scan_progress is None:
+            on_scan_progress = progress.on_scan
+    endpoint = settings.endpoint(show_identifiers=show_identifiers)
+    if session_settings is not None:
+        endpoint = replace(endpoint, session_settings=session_settings)
+    async with open_link(
+        endpoint,
+        retry_auth=retry_auth,
         on_scan_progress=on_scan_progress,
         on_state=None if progress is None else progress.on_state,
-        retry_auth=retry_auth,
         start_reader=start_reader,
     ) as link:
-        if progress is not None and start_reader:
+        if progress is not None and start_reader and not endpoint.lan:
             progress.stage("joined; the meter's coefficient, unit and property map read")
         yield link
 

@@ -15,6 +15,7 @@ import os
 import secrets
 import sys
 import tempfile
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -31,10 +32,13 @@ from routeb.cli._common import (
     setup_logging,
 )
 from routeb.cli.progress import progress
+from routeb.collector.supervisor import default_meter_name
 from routeb.config import (
     DEFAULT_LISTEN,
     Config,
     default_config_path,
+    load_config,
+    meter_name_problem,
     parse_document,
     validate_password,
     validate_rbid,
@@ -42,7 +46,7 @@ from routeb.config import (
 )
 from routeb.errors import ConfigError, RouteBError
 
-__all__ = ["config_text", "register", "serial_candidates"]
+__all__ = ["added_meter_text", "config_text", "register", "serial_candidates"]
 
 # How often a mistyped answer is asked for again before init gives up.
 ATTEMPTS: Final = 3
@@ -58,6 +62,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--config", type=Path, help="where to write (default: platform config)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing config")
+    parser.add_argument(
+        "--add-meter",
+        metavar="NAME",
+        help="add a meter named NAME to the existing config as a [[meter]] table, keeping the "
+        "rest (docs/meters.md); a single [meter] becomes the first [[meter]] under its key",
+    )
     parser.add_argument("--skip-test", action="store_true", help="do not try to join the meter")
     parser.add_argument(
         "--state-dir",
@@ -138,6 +148,8 @@ def _handle(args: argparse.Namespace) -> int:
 
 async def _init(args: argparse.Namespace) -> int:
     path: Path = args.config or default_config_path()
+    if args.add_meter is not None:
+        return await _add_meter(args, path)
     if path.exists() and not args.force:  # noqa: ASYNC240 - one stat before any IO starts
         raise ConfigError(str(path), "already exists (use --force to replace it)")
     if not path.parent.is_dir() and path.parent.exists():
@@ -146,6 +158,19 @@ async def _init(args: argparse.Namespace) -> int:
     base: Config = with_overrides(
         parse_document(Config, "", env=os.environ), state_dir=args.state_dir
     )
+    device, rbid, password = _ask_meter()
+    if not args.skip_test:
+        await _test_join(args, base, device, rbid, password)
+    token = secrets.token_urlsafe(24)
+    _write_private(path, config_text(rbid, password, device, token))
+    print(f"Wrote {path} (mode 0600).")
+    print(f"Dashboard access token (shown once; it is in the config): {token}")
+    print("Next: `routeb run`, then open http://127.0.0.1:8610")
+    return 0
+
+
+def _ask_meter() -> tuple[str, Secret, Secret]:
+    """The device, B-route ID and password, asked for (the secrets hidden)."""
     devices = serial_candidates()
     print("Serial devices:" if devices else "No serial devices found (is the dongle plugged in?)")
     for index, device in enumerate(devices, start=1):
@@ -161,14 +186,57 @@ async def _init(args: argparse.Namespace) -> int:
         lambda text: validate_password(text, "B-route password"),
     )
     register_secret(password)
+    return device, rbid, password
+
+
+async def _add_meter(args: argparse.Namespace, path: Path) -> int:
+    """``--add-meter NAME``: one more ``[[meter]]`` in an existing config, the rest kept."""
+    name: str = args.add_meter
+    problem = meter_name_problem(name)
+    if problem or not name:
+        raise ConfigError("--add-meter", problem or "give the new meter a name")
+    config = load_config(path, env={}, required=True)
+    if any(meter.name == name for meter in config.meters):
+        raise ConfigError("--add-meter", f"{path} already has a meter named {name!r}")
+    document = tomllib.loads(path.read_text(encoding="utf-8"))  # noqa: ASYNC240 - read once
+    device, rbid, password = _ask_meter()
     if not args.skip_test:
+        base = with_overrides(config, state_dir=args.state_dir)
         await _test_join(args, base, device, rbid, password)
-    token = secrets.token_urlsafe(24)
-    _write_private(path, config_text(rbid, password, device, token))
-    print(f"Wrote {path} (mode 0600).")
-    print(f"Dashboard access token (shown once; it is in the config): {token}")
-    print("Next: `routeb run`, then open http://127.0.0.1:8610")
+    _write_private(path, added_meter_text(document, name, rbid, password, device))
+    print(f"Added meter {name!r} to {path} (mode 0600). `routeb run` records every meter.")
     return 0
+
+
+def added_meter_text(
+    document: dict[str, Any], name: str, rbid: Secret, password: Secret, device: str
+) -> str:
+    """``document`` (a parsed config) with one more ``[[meter]]``, written by tomli-w.
+
+    A single ``[meter]`` table becomes the first ``[[meter]]``; without a ``name`` it gets the
+    key it was recorded under (``default_meter_name``), so its history stays its own. Comments
+    are not kept (tomli-w writes values only); every key and value is.
+    """
+    existing = document.get("meter")
+    meters: list[dict[str, Any]]
+    if isinstance(existing, list):
+        meters = existing
+    elif isinstance(existing, dict):
+        old = dict(existing)
+        if not old.get("name"):
+            rbid_text = old.get("id")
+            old_id = Secret(rbid_text) if isinstance(rbid_text, str) else None
+            old = {"name": default_meter_name(old_id), **old}
+        meters = [old]
+    else:
+        meters = []
+    meters.append(
+        {"name": name, "id": rbid.reveal(), "password": password.reveal(), "device": device}
+    )
+    rest = {k: v for k, v in document.items() if k != "meter"}
+    return "# every key: docs/configuration.md; several meters: docs/meters.md\n" + tomli_w.dumps(
+        {**rest, "meter": meters}
+    )
 
 
 async def _test_join(

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,17 +28,19 @@ from routeb.cli._common import (
     run,
     setup_logging,
 )
-from routeb.collector.daemon import Collector, CollectorSettings, MeterLink
-from routeb.collector.links import open_lan_link, open_wisun
 from routeb.collector.recording import StoreRecorder
+from routeb.collector.supervisor import (
+    MeterPlan,
+    Supervisor,
+    from_section,
+    meter_plans,
+    rotation_settings,
+)
 from routeb.config import Config, parse_listen, with_overrides
-from routeb.driver.cache import meter_key
-from routeb.driver.session import SessionSettings
 from routeb.errors import ConfigError
-from routeb.export.mqtt import MqttPublisher, MqttSettings
+from routeb.export.mqtt import MeterDevice, MqttPublisher, MqttSettings
 from routeb.live import LiveHub, Sink
 from routeb.live.sink import running as running_sinks
-from routeb.meter.client import ClientSettings
 from routeb.service.notify import Notifier
 from routeb.service.watchdog import Watchdog, store_probe
 from routeb.storage import AsyncStore, RetentionPolicy, StorageError
@@ -91,41 +92,6 @@ def _handle(args: argparse.Namespace) -> int:
     return run(lambda: _daemon(args))
 
 
-def _connector(
-    settings: Settings, args: argparse.Namespace
-) -> Any:  # returns a zero-argument factory of async context managers
-    polling = settings.config.polling
-    client = ClientSettings(
-        min_gap=polling.min_gap,
-        timer1=polling.timer1,
-        timer2=polling.timer2,
-        retries=polling.retries,
-    )
-    session = SessionSettings(
-        scan_durations=settings.config.meter.scan_durations,
-        show_identifiers=args.show_identifiers,
-    )
-    retry_auth = [args.retry_auth]
-
-    def connect() -> AbstractAsyncContextManager[MeterLink]:
-        if settings.device.startswith("udp://"):
-            return open_lan_link(settings.device, client_settings=client)
-        manager = open_wisun(
-            settings.device,
-            settings.rbid,
-            settings.password,
-            dialect=settings.dialect,
-            state_dir=settings.state_dir,
-            session_settings=session,
-            client_settings=client,
-            retry_auth=retry_auth[0],
-        )
-        retry_auth[0] = False  # only the first attempt clears the latch
-        return manager
-
-    return connect
-
-
 async def _daemon(args: argparse.Namespace) -> int:
     settings = load_settings(args, need_credentials=not _is_lan(args))
     listen_key = "--listen" if args.listen is not None else "http.listen"
@@ -133,9 +99,13 @@ async def _daemon(args: argparse.Namespace) -> int:
     host, port = parse_listen(config.http.listen, listen_key)
     db = database_path(config, args.db)
     config = with_overrides(config, db=db)
-    meter = args.meter_name or ("m" + meter_key(settings.rbid)[:11] if settings.rbid else "lan")
+    plans = _plans(settings, config, args)
+    meter = plans[0].name
+    names = ", ".join(plan.name for plan in plans)
     hub = LiveHub()
-    tariff = load_tariff(config.tariff.file) if config.tariff.file else None
+    # The first meter's tariff (or [tariff]); per-meter costs on the dashboard: issue 17 §4.
+    tariff_file = config.meter.tariff or config.tariff.file
+    tariff = load_tariff(tariff_file) if tariff_file else None
     app = build_app(hub, lambda: {"routeb_build_info": 1.0})
     # Raises ConfigError for a non-loopback listen address without http.token (docs/dashboard.md).
     build_dashboard(
@@ -173,43 +143,29 @@ async def _daemon(args: argparse.Namespace) -> int:
         await http.start()
         tasks.append(asyncio.create_task(watchdog.run(), name="routeb-watchdog"))
         tasks.append(asyncio.create_task(_report_status(hub, notifier), name="routeb-status"))
-        notifier.ready(f"recording meter {meter} into {db}; waiting for the meter")
+        notifier.ready(f"recording meter {names} into {db}; waiting for the meter")
         if config.mqtt.enabled:
             mqtt = config.mqtt
-            sinks.append(
-                MqttPublisher(
-                    MqttSettings(
-                        url=mqtt.url,
-                        username=mqtt.username,
-                        password=mqtt.password,
-                        base_topic=mqtt.base_topic,
-                        discovery_prefix=mqtt.discovery_prefix,
-                        discovery=mqtt.discovery,
-                        ca_file=mqtt.ca_file,
-                        tls_insecure=mqtt.tls_insecure,
-                    ),
-                    hub,
-                )
-            )
+            devices = {
+                plan.name: MeterDevice(plan.name, f"Smart meter {plan.name}") for plan in plans
+            }
+            sinks.append(MqttPublisher(from_section(MqttSettings, mqtt), hub, devices))
         sinks.extend(_statistics_sinks(config, tariff))
         if config.fleet.enabled:
             fleet = _fleet_publisher(config, meter)
             tasks.append(asyncio.create_task(fleet.run(), name="routeb-fleet"))
-        _LOG.info("routeb %s recording meter %s into %s", __version__, meter, config.storage.db)
+        _LOG.info("routeb %s recording meter %s into %s", __version__, names, config.storage.db)
         await stack.enter_async_context(running_sinks(sinks))
         while not stop.is_set():
-            collector = Collector(
-                _connector(settings, args),
+            supervisor = Supervisor(
+                plans,
                 StoreRecorder(store),
                 hub,
-                CollectorSettings(
-                    meter=meter,
-                    instant_interval=config.polling.instantaneous_interval,
-                    energy_interval=config.polling.energy_interval,
-                    clock_interval=config.polling.clock_interval,
-                ),
+                rotation_settings(config.polling),
+                retry_auth=args.retry_auth,
             )
-            running = asyncio.create_task(collector.run(), name="routeb-collector")
+            args.retry_auth = False  # only the first start clears the latch
+            running = asyncio.create_task(supervisor.run(), name="routeb-collectors")
             waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(reload.wait())]
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
@@ -224,9 +180,14 @@ async def _daemon(args: argparse.Namespace) -> int:
                 notifier.send(RELOADING=1)
                 try:
                     settings = load_settings(args, need_credentials=not _is_lan(args))
+                    reloaded = _plans(settings, with_overrides(settings.config, db=db), args)
                 except ConfigError as exc:
                     _LOG.error("config reload failed, keeping the old one: %s", exc)
-                notifier.ready(f"recording meter {meter} into {db}; configuration reloaded")
+                else:
+                    plans = [plan for plan in reloaded if plan.name in {p.name for p in plans}]
+                    if len(plans) < len(reloaded):
+                        _LOG.warning("new meters are recorded from the next start")
+                notifier.ready(f"recording meter {names} into {db}; configuration reloaded")
     finally:
         notifier.stopping()
         await stack.aclose()  # each sink stops cleanly (MQTT says offline), then is cancelled
@@ -301,6 +262,16 @@ def _fleet_publisher(config: Config, meter: str) -> FleetPublisher:
 
     settings = replace(config.fleet, site=config.fleet.site or meter)
     return FleetPublisher(settings, config.storage.db)
+
+
+def _plans(settings: Settings, config: Config, args: argparse.Namespace) -> list[MeterPlan]:
+    """The configured meters; the single one as the flags, environment or a prompt gave it."""
+    return meter_plans(
+        config,
+        first=settings.endpoint(show_identifiers=args.show_identifiers),
+        name=args.meter_name,
+        show_identifiers=args.show_identifiers,
+    )
 
 
 def _is_lan(args: argparse.Namespace) -> bool:

@@ -15,13 +15,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Final, Protocol
 
 from routeb.collector.backfill import MAX_DAYS_BACK, HistoryDay, HistoryPairs, plan_backfill
 from routeb.collector.gate import PriorityGate
+from routeb.config import MIN_CLOCK_INTERVAL, MIN_ENERGY_INTERVAL, MIN_INSTANT_INTERVAL
 from routeb.echonet.energy import CumulativeEnergy, EnergyScale, usage_between
 from routeb.echonet.smartmeter import (
     DailyHistory,
@@ -62,6 +63,9 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 # AIF 3.3.1 (protocol.md §C): Get EA/EB from about :05/:35 when the push did not come.
 FALLBACK_AFTER: Final = timedelta(minutes=5)
+# How long a backfill waits for the connection's first meter-clock read (one Get, AIF Timer 1
+# of 20 s plus a retry) before it plans by our clock alone.
+CLOCK_READ_WAIT: Final = 45.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +81,12 @@ class CollectorSettings:
     retry_delay: float = 30.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "instant_interval", max(5.0, self.instant_interval))
-        object.__setattr__(self, "energy_interval", max(30.0, self.energy_interval))
-        object.__setattr__(self, "clock_interval", max(300.0, self.clock_interval))
+        # The config's minimums (one definition, routeb.config, citing protocol.md §E).
+        object.__setattr__(
+            self, "instant_interval", max(MIN_INSTANT_INTERVAL, self.instant_interval)
+        )
+        object.__setattr__(self, "energy_interval", max(MIN_ENERGY_INTERVAL, self.energy_interval))
+        object.__setattr__(self, "clock_interval", max(MIN_CLOCK_INTERVAL, self.clock_interval))
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +202,13 @@ class Collector:
         self._history_floor: date | None = None  # the meter has no history before this day
         self._meter_day_offset = timedelta(0)  # the meter's date minus ours, as last seen
         self._backfill_kick = asyncio.Event()
+        self._read_this_visit = asyncio.Event()  # a live reading came in since the visit began
+        # The meter's clock minus ours (0x97/0x98, read at every connect and then hourly): the
+        # backfill plans by the meter's clock, so a meter ahead of ours (drift, or a calendar
+        # run fast) has its newest half-hours asked for, and one behind is not asked for its
+        # future. ``_clock_read`` is set once this connection's first clock read is done.
+        self._meter_skew = timedelta(0)
+        self._clock_read: asyncio.Event | None = None
         hub.publish(self.state)
 
     # --- state publishing ------------------------------------------------------------------
@@ -217,35 +231,97 @@ class Collector:
             try:
                 async with self._connect() as link:
                     delay = self.settings.retry_delay
-                    self._publish(Connected())
-                    await self._event("connected", "meter session up")
+                    await self._connected()
                     await self._serve(link)
             except Exception as caught:  # noqa: BLE001 - the recorder reconnects after any failure
-                exc = _first_error(caught)
-                if isinstance(exc, AuthenticationError):
+                await self._failed(caught, f"retrying in {delay:g} s")
+                if self.latched is not None:
                     # Latched credentials: never hammer the meter; wait for new ones (SIGHUP).
-                    self.latched = str(exc)
-                    detail = f"{exc}. {LATCHED_NEXT_STEP}"
-                    _LOG.error("meter %s: %s", self.settings.meter, detail)
-                    self._publish(
-                        Offline(LinkSnapshot(state="latched"), "credentials_rejected", detail)
-                    )
-                    await self._event("latched", str(exc))
                     await asyncio.Event().wait()
-                if not isinstance(exc, RouteBError):
-                    _LOG.error("collector failure, restarting", exc_info=exc)
-                self._publish(
-                    Offline(
-                        LinkSnapshot(state="down"),
-                        "no_connection",
-                        f"{type(exc).__name__}: {exc}; retrying in {delay:g} s",
-                    )
-                )
-                await self._event("disconnected", f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 600.0)
 
+    async def visit(self, longest: float, shortest: float, then: str) -> bool:
+        """One turn on a shared dongle (routeb.collector.rotation): connect, collect, SKTERM.
+
+        The visit lasts at least ``shortest`` seconds (live readings, the pushes that come) and
+        ends once this visit's backfill has caught up and the first live reading is in, or
+        after ``longest`` seconds (the rest of the backfill waits for the next visit). Returns
+        False when the meter could not be reached (the state says why); ``then`` says in the
+        live state what comes next.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self.backfill_done.clear()
+        self._read_this_visit.clear()
+        try:
+            async with self._connect() as link:
+                await self._connected()
+                serving = asyncio.create_task(self._serve(link), name="routeb-visit")
+                try:
+                    await self._until_visit_done(serving, started + shortest, started + longest)
+                finally:
+                    serving.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await serving
+                if serving.done() and not serving.cancelled() and serving.exception():
+                    raise serving.exception()  # type: ignore[misc]
+                self._publish(LinkChanged(replace(link.link_snapshot(), state="waiting_turn")))
+        except Exception as caught:  # noqa: BLE001 - one meter's failure ends only its visit
+            await self._failed(caught, then)
+            return False
+        _LOG.info("meter %s: visit of %.1f s; %s", self.settings.meter, loop.time() - started, then)
+        return True
+
+    async def _until_visit_done(
+        self, serving: asyncio.Task[None], shortest_at: float, longest_at: float
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        caught_up = asyncio.create_task(self._caught_up())
+        try:
+            await asyncio.wait(
+                [serving, caught_up],
+                timeout=max(0.0, longest_at - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if caught_up.done() and not serving.done():
+                await asyncio.wait([serving], timeout=max(0.0, shortest_at - loop.time()))
+        finally:
+            caught_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await caught_up
+
+    async def _caught_up(self) -> None:
+        await self.backfill_done.wait()
+        await self._read_this_visit.wait()
+
+    async def _connected(self) -> None:
+        self._publish(Connected())
+        await self._event("connected", "meter session up")
+
+    async def _failed(self, caught: BaseException, then: str) -> None:
+        """Record why the meter is not reachable and show it in the live state."""
+        exc = _first_error(caught)
+        if isinstance(exc, AuthenticationError):
+            self.latched = str(exc)
+            detail = f"{exc}. {LATCHED_NEXT_STEP}"
+            _LOG.error("meter %s: %s", self.settings.meter, detail)
+            self._publish(Offline(LinkSnapshot(state="latched"), "credentials_rejected", detail))
+            await self._event("latched", str(exc))
+            return
+        if not isinstance(exc, RouteBError):
+            _LOG.error("collector failure, restarting", exc_info=exc)
+        self._publish(
+            Offline(
+                LinkSnapshot(state="down"),
+                "no_connection",
+                f"{type(exc).__name__}: {exc}; {then}",
+            )
+        )
+        await self._event("disconnected", f"{type(exc).__name__}: {exc}")
+
     async def _serve(self, link: MeterLink) -> None:
+        self._clock_read = asyncio.Event()
         info = link.reader.info
         await self._recorder.record_meter(self.settings.meter, info)
         async with asyncio.TaskGroup() as group:
@@ -287,6 +363,7 @@ class Collector:
         power_w = power if isinstance(power, int) else None
         cur = currents if isinstance(currents, InstantaneousCurrents) else None
         await self._recorder.record_instant(self.settings.meter, at, power_w, cur)
+        self._read_this_visit.set()
         self._publish(
             InstantValues(
                 at, power_w, None if cur is None else cur.r, None if cur is None else cur.t
@@ -429,7 +506,13 @@ class Collector:
         while True:
             async with self._gate.live():
                 try:
-                    skew = await link.reader.clock_skew()
+                    try:
+                        skew = await link.reader.clock_skew()
+                    finally:
+                        if self._clock_read is not None:
+                            self._clock_read.set()
+                    if skew is not None:
+                        self._meter_skew = skew
                     fault = await link.reader.read([0x88])
                 except RouteBError as exc:
                     _LOG.debug("clock/fault read failed: %s", exc)
@@ -461,7 +544,11 @@ class Collector:
     async def backfill(self, link: MeterLink) -> int:
         """Fill every missing boundary within the meter's 99 days; returns how many."""
         info = link.reader.info
-        now = _jst(self._clock())
+        if self._clock_read is not None:
+            # This connection's first clock read (the hourly loop, live priority) comes first.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._clock_read.wait(), CLOCK_READ_WAIT)
+        now = _jst(self._clock()) + self._meter_skew
         start = datetime.combine(now.date() - timedelta(days=99), datetime.min.time())
         if self._history_floor is not None:
             start = max(start, datetime.combine(self._history_floor, datetime.min.time()))

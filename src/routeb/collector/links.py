@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,41 @@ from routeb.skstack.events import Dialect, lqi_to_rssi
 from routeb.transport.lan import LanTransport, open_lan, parse_udp_url
 from routeb.transport.wisun import WiSunTransport
 
-__all__ = ["LanLink", "WiSunLink", "open_lan_link", "open_wisun"]
+__all__ = [
+    "Endpoint",
+    "LanLink",
+    "WiSunLink",
+    "is_lan_device",
+    "open_lan_link",
+    "open_link",
+    "open_wisun",
+]
+
+
+def is_lan_device(device: str | None) -> bool:
+    """True for ``udp://ADDRESS``: a meter (or bridge) on the LAN, not a Wi-SUN module."""
+    return device is not None and device.startswith("udp://")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """How to reach one meter: its device (or ``udp://``), credentials and settings.
+
+    ``repr`` never shows the credentials (they are :class:`~routeb._redact.Secret`).
+    """
+
+    device: str
+    rbid: Secret
+    password: Secret
+    dialect: Dialect | None = None
+    state_dir: Path | None = None
+    session_settings: SessionSettings | None = None
+    client_settings: ClientSettings | None = None
+
+    @property
+    def lan(self) -> bool:
+        """A meter on the LAN: no Wi-SUN session, no credentials."""
+        return is_lan_device(self.device)
 
 
 @dataclass(slots=True)
@@ -160,3 +195,31 @@ async def open_lan_link(
         with contextlib.suppress(asyncio.CancelledError):
             await receiver
         transport.endpoint.close()
+
+
+def open_link(
+    endpoint: Endpoint,
+    *,
+    retry_auth: bool = False,
+    on_scan_progress: Callable[[ScanProgress], None] | None = None,
+    on_state: Callable[[SessionState], None] | None = None,
+    start_reader: bool = True,
+) -> AbstractAsyncContextManager[WiSunLink | LanLink]:
+    """The one connector: a Wi-SUN session or a LAN node, by the endpoint's device."""
+    if endpoint.lan:
+        return open_lan_link(
+            endpoint.device, client_settings=endpoint.client_settings, start_reader=start_reader
+        )
+    return open_wisun(
+        endpoint.device,
+        endpoint.rbid,
+        endpoint.password,
+        dialect=endpoint.dialect,
+        state_dir=endpoint.state_dir,
+        session_settings=endpoint.session_settings,
+        client_settings=endpoint.client_settings,
+        on_scan_progress=on_scan_progress,
+        on_state=on_state,
+        retry_auth=retry_auth,
+        start_reader=start_reader,
+    )

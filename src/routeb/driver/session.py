@@ -123,6 +123,9 @@ class SessionSettings:
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
     write_wopt: bool = True  # WOPT 01 once per module for hex ERXUDP (resyncs after noise)
+    # Several meters on one dongle (docs/meters.md): after EVENT 24 on the cached join, wait
+    # this long and join once more before rescanning (0: rescan at once, as for one meter).
+    rejoin_retry_after: float = 0.0
     show_identifiers: bool = False  # log MAC / IPv6 / pairing ID unredacted
 
 
@@ -488,7 +491,7 @@ class BRouteSession:
         if cached is not None and cached.dialect == self._dialect().value:
             self._move(Trigger.CONFIGURED_WITH_CACHE)
             try:
-                await self._join(cached)
+                await self._join_cached(cached)
                 return
             except (_JoinRejected, PanaTimeoutError) as exc:
                 # The cache may be stale (the meter changed channel): forget it and scan.
@@ -500,6 +503,21 @@ class BRouteSession:
         else:
             self._move(Trigger.CONFIGURED)
         await self._scan_and_join()
+
+    async def _join_cached(self, cached: CachedMeter) -> None:
+        # peers.md (broute-mqtt 1.1): a join right after another session ended (several meters
+        # on one dongle) can fail with EVENT 24 while the meter cleans up; with
+        # ``rejoin_retry_after`` the same join is tried once more after that pause, before the
+        # cache is doubted and the channels rescanned (a rescan could end in a false latch).
+        try:
+            await self._join(cached)
+        except _JoinRejected:
+            delay = self.settings.rejoin_retry_after
+            if delay <= 0:
+                raise
+            self._record("rejoin", f"EVENT 24 with the cached result; again in {delay:g} s")
+            await asyncio.sleep(delay)
+            await self._join(cached)
 
     async def _scan_and_join(self) -> None:
         meter = await self._find_meter()

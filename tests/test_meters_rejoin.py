@@ -1,0 +1,63 @@
+"""A join right after the meter ended a session (several meters on one dongle, peers.md).
+
+The emulator's rejoin guard gives no PANA answer to a join within S seconds of the meter's
+last session ending (EVENT 24). With ``rejoin_retry_after`` the session waits and joins once
+more from its cache instead of rescanning; without it (one meter per dongle) it rescans.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from routeb._redact import Secret
+from routeb.driver.session import BRouteSession, SessionSettings
+from routeb.emulator.app import (
+    DEFAULT_ID,
+    DEFAULT_PASSWORD,
+    Emulator,
+    EmulatorOptions,
+    meter_credentials,
+)
+from routeb.errors import AuthenticationError
+
+# 100 emulator seconds × time scale 0.01: a join within 1 s of SKTERM gets no answer.
+GUARD = 100.0
+
+
+async def _twice(tmp_path: Path, retry_after: float) -> BRouteSession:
+    emulator = Emulator(EmulatorOptions(time_scale=0.01, meters=2, rejoin_guard=GUARD))
+    ready = await emulator.start()
+    rbid, password = meter_credentials(DEFAULT_ID, DEFAULT_PASSWORD, 2)
+    settings = SessionSettings(rejoin_retry_after=retry_after, join_timeout=5.0)
+    try:
+        for _ in range(2):
+            session = BRouteSession(
+                str(ready["serial"]),
+                Secret(rbid),
+                Secret(password),
+                state_dir=tmp_path,
+                settings=settings,
+            )
+            await session.connect()
+            assert session.ready
+            await session.close()  # SKTERM: the meter starts cleaning up
+    finally:
+        await emulator.close()
+    return session
+
+
+async def test_an_event_24_join_is_retried_after_the_pause_not_rescanned(tmp_path: Path) -> None:
+    session = await _twice(tmp_path, retry_after=1.5)
+    kinds = [e.kind for e in session.stats.history]
+    assert session.stats.recovery.scans == 0, kinds  # joined from the cache, twice
+    assert session.stats.recovery.joins == 2  # the rejected one and the retry
+    assert "rejoin" in kinds
+
+
+async def test_without_the_retry_a_rescan_latches_good_credentials(tmp_path: Path) -> None:
+    """Why the retry exists: the rescan is quicker than the clean-up, so the join after it
+    fails too — and a beacon then EVENT 24 reads as rejected credentials (a false latch)."""
+    with pytest.raises(AuthenticationError):
+        await _twice(tmp_path, retry_after=0.0)
