@@ -34,6 +34,7 @@ from routeb.collector.daemon import MeterLink
 from routeb.collector.links import open_lan_link, open_wisun
 from routeb.config import (
     Config,
+    PollingConfig,
     default_db_path,
     load_config,
     validate_password,
@@ -349,6 +350,16 @@ def jst_day(text: str) -> date:
     return value
 
 
+def client_settings(polling: PollingConfig) -> ClientSettings:
+    """The meter client's pacing and timers from ``[polling]`` (every command, `routeb run`)."""
+    return ClientSettings(
+        min_gap=polling.min_gap,
+        timer1=polling.timer1,
+        timer2=polling.timer2,
+        retries=polling.retries,
+    )
+
+
 def is_lan_device(device: str | None) -> bool:
     """True for ``udp://ADDRESS``: a meter (or bridge) on the LAN, not a Wi-SUN module."""
     return device is not None and device.startswith("udp://")
@@ -399,18 +410,12 @@ async def _connect(
     progress: Progress | None,
     start_reader: bool,
 ) -> AsyncIterator[MeterLink]:
-    polling = settings.config.polling
-    client_settings = ClientSettings(
-        min_gap=polling.min_gap,
-        timer1=polling.timer1,
-        timer2=polling.timer2,
-        retries=polling.retries,
-    )
+    client = client_settings(settings.config.polling)
     if is_lan_device(settings.device):
         if progress is not None:
             progress.stage(f"asking the meter at {settings.device}")
         async with open_lan_link(
-            settings.device, client_settings=client_settings, start_reader=start_reader
+            settings.device, client_settings=client, start_reader=start_reader
         ) as lan:
             yield lan
         return
@@ -427,7 +432,7 @@ async def _connect(
             scan_durations=settings.config.meter.scan_durations,
             show_identifiers=show_identifiers,
         ),
-        client_settings=client_settings,
+        client_settings=client,
         on_scan_progress=on_scan_progress,
         on_state=None if progress is None else progress.on_state,
         retry_auth=retry_auth,

@@ -24,6 +24,7 @@ from routeb.cli._common import (
     CREDENTIALS_HELP,
     Settings,
     add_connection_args,
+    client_settings,
     database_path,
     load_settings,
     run,
@@ -39,7 +40,6 @@ from routeb.errors import ConfigError
 from routeb.export.mqtt import MqttPublisher, MqttSettings
 from routeb.live import LiveHub, Sink
 from routeb.live.sink import running as running_sinks
-from routeb.meter.client import ClientSettings
 from routeb.service.notify import Notifier
 from routeb.service.watchdog import Watchdog, store_probe
 from routeb.storage import AsyncStore, RetentionPolicy, StorageError
@@ -94,13 +94,7 @@ def _handle(args: argparse.Namespace) -> int:
 def _connector(
     settings: Settings, args: argparse.Namespace
 ) -> Any:  # returns a zero-argument factory of async context managers
-    polling = settings.config.polling
-    client = ClientSettings(
-        min_gap=polling.min_gap,
-        timer1=polling.timer1,
-        timer2=polling.timer2,
-        retries=polling.retries,
-    )
+    client = client_settings(settings.config.polling)
     session = SessionSettings(
         scan_durations=settings.config.meter.scan_durations,
         show_identifiers=args.show_identifiers,
