@@ -14,10 +14,11 @@ drop rate, over ``--seconds`` of collecting (counted from the moment the collect
 * the most requests in flight at the meter at once: answers the meter has scheduled and not
   yet sent (a lost answer is not in flight; a retransmission before a slow answer is).
 
-Then, at drop 0, every answer is lost for ``--silence`` seconds (a 60-s radio silence) and
-the time from the end of the silence to the next recorded reading is measured.
+Then, at drop 0, every answer is lost for each of ``--silences`` seconds in turn (a 60-s radio
+silence, and a 45-s one that does not line up with the 60-s AIF Timer 2), and the time from
+the end of each silence to the next recorded reading is measured.
 
-    python bench/loss.py [--rounds 3] [--seconds 300] [--drops 0,0.1,0.3] [--silence 60]
+    python bench/loss.py [--rounds 3] [--seconds 300] [--drops 0,0.1,0.3] [--silences 60,45]
                          [--parallel]
 
 With ``--parallel`` the rounds run at once, each with its own emulator, pty, collector and
@@ -135,10 +136,12 @@ class Result:
     requests_per_hour: float
     airtime_per_hour: float
     max_in_flight: int
-    silence_recovery: float | None
+    silence_recovery: dict[float, float | None]
 
 
-async def _round(drop: float, seconds: float, silence: float, seed: int, work: Path) -> Result:
+async def _round(
+    drop: float, seconds: float, silences: list[float], seed: int, work: Path
+) -> Result:
     options = EmulatorOptions(
         time_scale=1.0,
         faults=ModuleFaults(drop=drop),
@@ -180,18 +183,20 @@ async def _round(drop: float, seconds: float, silence: float, seed: int, work: P
         hours = (end - start) / 3600
         rate = (air.sends - sends0) / hours
         airtime = (air.airtime - air0) / hours
-        recovery: float | None = None
-        if silence and drop == 0:
+        recovery: dict[float, float | None] = {}
+        if drop == 0:
             module = emulator.module
-            module.air.faults = replace(module.air.faults, drop=1.0)
-            await asyncio.sleep(silence)
-            module.air.faults = replace(module.air.faults, drop=0.0)
-            back = loop.time()
-            counts.reading.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(counts.reading.wait(), 300)
-            later = [t for t in counts.readings if t > back]
-            recovery = later[0] - back if later else None
+            for length in silences:
+                await asyncio.sleep(15.0)  # polling settles between two silences
+                module.air.faults = replace(module.air.faults, drop=1.0)
+                await asyncio.sleep(length)
+                module.air.faults = replace(module.air.faults, drop=0.0)
+                back = loop.time()
+                counts.reading.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(counts.reading.wait(), 300)
+                later = [t for t in counts.readings if t > back]
+                recovery[length] = later[0] - back if later else None
         return Result(drop, scheduled, delivered, rate, airtime, air.max_pending, recovery)
     finally:
         task.cancel()
@@ -211,7 +216,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--drops", default="0,0.1,0.3")
-    parser.add_argument("--silence", type=float, default=60.0)
+    parser.add_argument("--silences", default="60,45", help="seconds of total loss, at drop 0")
     parser.add_argument(
         "--parallel",
         action="store_true",
@@ -219,11 +224,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     drops = [float(d) for d in args.drops.split(",")]
+    silences = [float(d) for d in args.silences.split(",") if d]
     results: dict[float, list[Result]] = {d: [] for d in drops}
 
     async def one(drop: float, round_: int) -> None:
         with tempfile.TemporaryDirectory(prefix="routeb-loss-") as tmp:
-            result = await _round(drop, args.seconds, args.silence, round_, Path(tmp))
+            result = await _round(drop, args.seconds, silences, round_, Path(tmp))
         results[drop].append(result)
         print(f"round {round_} drop {drop:g}: {result}", file=sys.stderr, flush=True)
 
@@ -239,23 +245,27 @@ def main() -> None:
     print(
         f"{args.rounds} rounds of {args.seconds:g} s at real timing; median [min–max]\n"
         "| drop | delivered / scheduled | share | requests/h | airtime s/h "
-        f"(budget {TX_BUDGET:g}) | max in flight | first reading after {args.silence:g} s "
-        "silence |\n|---|---|---|---|---|---|---|"
+        f"(budget {TX_BUDGET:g}) | max in flight |\n|---|---|---|---|---|---|"
     )
     for drop, rows in results.items():
         shares = [100 * r.delivered / r.scheduled for r in rows]
-        recoveries = [r.silence_recovery for r in rows if r.silence_recovery is not None]
-        lost = sum(1 for r in rows if drop == 0 and args.silence and r.silence_recovery is None)
-        silence = _spread(recoveries, " s") if recoveries else "—"
-        if lost:
-            silence += f" ({lost} rounds: none within 300 s)"
         delivered = ", ".join(f"{r.delivered}/{r.scheduled}" for r in rows)
         print(
             f"| {drop:.0%} | {delivered} | {_spread(shares, ' %')} | "
             f"{_spread([r.requests_per_hour for r in rows], '', 0)} | "
             f"{_spread([r.airtime_per_hour for r in rows], '', 1)} | "
-            f"{max(r.max_in_flight for r in rows)} | {silence} |"
+            f"{max(r.max_in_flight for r in rows)} |"
         )
+    quiet = results.get(0.0, [])
+    if silences and quiet:
+        print("\n| total loss for | first reading after it ends |\n|---|---|")
+        for length in silences:
+            got = [r.silence_recovery[length] for r in quiet]
+            times = [t for t in got if t is not None]
+            text = _spread(times, " s") if times else "—"
+            if len(times) < len(got):
+                text += f" ({len(got) - len(times)} rounds: none within 300 s)"
+            print(f"| {length:g} s | {text} |")
 
 
 if __name__ == "__main__":

@@ -118,11 +118,37 @@ async def test_timeout_retries_then_typed_error() -> None:
     async def body(client: SmartMeterClient, log: list[Frame], _: DatagramEnd) -> None:
         with pytest.raises(RouteBTimeoutError):
             await client.get([0xE7])
-        assert len(log) == 2  # one retransmission with the same TID
-        assert log[0].tid == log[1].tid
+        assert len(log) == 2  # one retransmission, with a TID of its own (RTT unambiguous)
+        assert log[0].tid != log[1].tid
         assert client.stats.timeouts == 1
 
     await run_with(lambda _: None, body)
+
+
+async def test_late_answer_to_an_earlier_attempt_counts() -> None:
+    """The first attempt's answer arrives after the retransmission: it answers the request,
+    and the round trip is measured from that attempt's own send."""
+    delayed: list[Frame] = []
+
+    def first_late(request: Frame) -> Frame | None:
+        if request.tid == 1:
+            delayed.append(request)
+            return None  # held back, sent by the body after the retransmission
+        return None  # the retransmission is lost
+
+    async def body(client: SmartMeterClient, log: list[Frame], meter: DatagramEnd) -> None:
+        task = asyncio.ensure_future(client.get([0xE7]))
+        while len(log) < 2:
+            await asyncio.sleep(0.01)
+        late = meter_answer()(delayed[0])
+        assert late is not None
+        await meter.send(encode_frame(late))
+        result = await asyncio.wait_for(task, 1)
+        assert result.values[0xE7] == VALUES[0xE7]
+        assert client.stats.late_answers == 1
+        assert client.stats.srtt is not None and client.stats.srtt >= 0.2
+
+    await run_with(first_late, body, ClientSettings(min_gap=0.0, timer1=0.2, timer2=0.3, retries=3))
 
 
 async def test_responses_must_match_tid_eoj_and_epcs() -> None:

@@ -357,6 +357,8 @@ def client_settings(polling: PollingConfig) -> ClientSettings:
         timer1=polling.timer1,
         timer2=polling.timer2,
         retries=polling.retries,
+        strict_aif=polling.strict_aif,
+        max_sends_per_hour=polling.max_sends_per_hour,
     )
 
 
