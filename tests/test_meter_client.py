@@ -146,7 +146,8 @@ async def test_late_answer_to_an_earlier_attempt_counts() -> None:
         result = await asyncio.wait_for(task, 1)
         assert result.values[0xE7] == VALUES[0xE7]
         assert client.stats.late_answers == 1
-        assert client.stats.srtt is not None and client.stats.srtt >= 0.2
+        assert client.stats.srtt is not None
+        assert client.stats.srtt >= 0.2
 
     await run_with(first_late, body, ClientSettings(min_gap=0.0, timer1=0.2, timer2=0.3, retries=3))
 
