@@ -26,6 +26,8 @@ from typing import Final
 from routeb.echonet import EOJ, ESV, Format2Frame, Frame, Property, decode_frame, encode_frame
 from routeb.errors import EchonetDecodeError, RequestError, RouteBTimeoutError
 from routeb.meter.retransmit import (
+    ADAPTIVE_FLOOR,
+    ADAPTIVE_INITIAL,
     DEFAULT_SENDS_PER_HOUR,
     RetransmitTimer,
     SendBudget,
@@ -96,6 +98,9 @@ class ClientSettings:
     max_batch: int = AIF_MAX_OPC
     strict_aif: bool = False
     max_sends_per_hour: int = DEFAULT_SENDS_PER_HOUR
+    # The adaptive timer's bounds (meter.retransmit); tests on a scaled clock scale them.
+    rto_floor: float = ADAPTIVE_FLOOR
+    rto_initial: float = ADAPTIVE_INITIAL
 
 
 @dataclass(slots=True)
@@ -175,7 +180,9 @@ class SmartMeterClient:
         self._pending: _Pending | None = None
         self._last_done = -1e9
         self._batch = self.settings.max_batch
-        self._timer = RetransmitTimer()
+        self._timer = RetransmitTimer(
+            initial=self.settings.rto_initial, floor=self.settings.rto_floor
+        )
         self._silence = SilenceMeter()
         self._budget = SendBudget(self.settings.max_sends_per_hour)
         self._split = SplitPolicy()
