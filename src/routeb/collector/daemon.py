@@ -47,7 +47,7 @@ from routeb.live import (
     SlotValues,
     Stale,
 )
-from routeb.meter.client import SmartMeterClient
+from routeb.meter.client import Priority, SmartMeterClient
 from routeb.meter.reader import MeterInfo, MeterReader, Reading
 from routeb.meter_time import JST, SLOT
 
@@ -310,7 +310,9 @@ class Collector:
         while True:
             async with self._gate.live():
                 try:
-                    readings = await link.reader.read(epcs, deadline=self._live_deadline())
+                    readings = await link.reader.read(
+                        epcs, deadline=self._live_deadline(), priority=Priority.ROUTINE
+                    )
                 except RouteBError as exc:
                     _LOG.debug("energy read failed: %s", exc)
                 else:
@@ -417,7 +419,9 @@ class Collector:
                 epcs = [0xEA, 0xEB] if link.reader.info.reverse_measurement else [0xEA]
                 async with self._gate.live():
                     try:
-                        readings = await link.reader.read(epcs, deadline=self._live_deadline())
+                        readings = await link.reader.read(
+                            epcs, deadline=self._live_deadline(), priority=Priority.ROUTINE
+                        )
                     except RouteBError as exc:
                         _LOG.debug("fixed-time fallback failed: %s", exc)
                     else:

@@ -148,14 +148,18 @@ class MeterReader:
             return None
 
     async def read(
-        self, epcs: Iterable[int], *, deadline: float | None = None
+        self,
+        epcs: Iterable[int],
+        *,
+        deadline: float | None = None,
+        priority: Priority = Priority.LIVE,
     ) -> dict[int, Reading]:
         """Get ``epcs`` (batched), decode and scale; unavailable ones have value None.
 
         ``deadline`` (loop time): a live poll gives up when the next one is due.
         """
         wanted = list(dict.fromkeys(epcs))
-        result = await self.client.get(wanted, deadline=deadline)
+        result = await self.client.get(wanted, deadline=deadline, priority=priority)
         when = self._now().replace(microsecond=0)
         readings: dict[int, Reading] = {}
         for epc in wanted:

@@ -1,8 +1,8 @@
 """Whose request goes to the meter next: one at a time, live polls before background work.
 
 The client sends one request at a time (protocol.md §C "concurrency": every implementation
-serialises). :class:`Turns` is that mutex with two priorities: a live poll waiting is served
-before any waiting background request (history, backfill), and a background request that is
+serialises). :class:`Turns` is that mutex with priorities: a live poll waiting is served
+before any routine read or background request (history, backfill), and a lower one that is
 retransmitting steps aside between two attempts when a live poll is waiting — never while an
 answer may still be on its way, so there is still only one request in flight.
 """
@@ -22,8 +22,9 @@ __all__ = ["Priority", "Turns"]
 class Priority(IntEnum):
     """Lower is served first."""
 
-    LIVE = 0
-    BACKGROUND = 1
+    LIVE = 0  # the instantaneous poll, a CLI read
+    ROUTINE = 1  # the collector's other periodic reads (energy, clock, fixed-time fallback)
+    BACKGROUND = 2  # history / backfill
 
 
 class Turns:
