@@ -373,7 +373,10 @@ class SmartMeterClient:
                 continue
             waited += timeout
             attempt += 1
-            for _ in range(self._silence.unanswered(pending.tids[tid], loop.time(), aif_timer)):
+            # One "meter silent" per Timer 2 of silence whatever request sees it (a Timer-1 read
+            # must not climb the ladder three times as fast); strict AIF: per attempt, as ever.
+            span = aif_timer if settings.strict_aif else max(aif_timer, settings.timer2)
+            for _ in range(self._silence.unanswered(pending.tids[tid], loop.time(), span)):
                 if self._health is not None:
                     self._health.request_unanswered()
             if waited >= give_up_after - 1e-9:
