@@ -9,7 +9,14 @@ import pytest
 
 from routeb.echonet import ESV, Frame, Property, decode_frame, encode_frame
 from routeb.errors import RequestError, RouteBTimeoutError
-from routeb.meter import CONTROLLER, METER, NODE_PROFILE, ClientSettings, SmartMeterClient
+from routeb.meter import (
+    CONTROLLER,
+    METER,
+    NODE_PROFILE,
+    ClientSettings,
+    Priority,
+    SmartMeterClient,
+)
 from routeb.transport.memory import DatagramEnd, LinkFaults, datagram_pair
 
 FAST = ClientSettings(min_gap=0.0, timer1=0.2, timer2=0.3, retries=1)
@@ -118,11 +125,38 @@ async def test_timeout_retries_then_typed_error() -> None:
     async def body(client: SmartMeterClient, log: list[Frame], _: DatagramEnd) -> None:
         with pytest.raises(RouteBTimeoutError):
             await client.get([0xE7])
-        assert len(log) == 2  # one retransmission with the same TID
-        assert log[0].tid == log[1].tid
+        assert len(log) == 2  # one retransmission, with a TID of its own (RTT unambiguous)
+        assert log[0].tid != log[1].tid
         assert client.stats.timeouts == 1
 
     await run_with(lambda _: None, body)
+
+
+async def test_late_answer_to_an_earlier_attempt_counts() -> None:
+    """The first attempt's answer arrives after the retransmission: it answers the request,
+    and the round trip is measured from that attempt's own send."""
+    delayed: list[Frame] = []
+
+    def first_late(request: Frame) -> Frame | None:
+        if request.tid == 1:
+            delayed.append(request)
+            return None  # held back, sent by the body after the retransmission
+        return None  # the retransmission is lost
+
+    async def body(client: SmartMeterClient, log: list[Frame], meter: DatagramEnd) -> None:
+        task = asyncio.ensure_future(client.get([0xE7]))
+        while len(log) < 2:
+            await asyncio.sleep(0.01)
+        late = meter_answer()(delayed[0])
+        assert late is not None
+        await meter.send(encode_frame(late))
+        result = await asyncio.wait_for(task, 1)
+        assert result.values[0xE7] == VALUES[0xE7]
+        assert client.stats.late_answers == 1
+        assert client.stats.srtt is not None
+        assert client.stats.srtt >= 0.2
+
+    await run_with(first_late, body, ClientSettings(min_gap=0.0, timer1=0.2, timer2=0.3, retries=3))
 
 
 async def test_responses_must_match_tid_eoj_and_epcs() -> None:
@@ -239,3 +273,84 @@ async def test_malformed_frames_are_counted_not_fatal() -> None:
         assert (await client.get([0xE7])).values[0xE7] == VALUES[0xE7]
 
     await run_with(meter_answer(), body)
+
+
+async def test_a_multi_property_get_that_keeps_failing_is_split() -> None:
+    """A meter (at the edge of range) that never gets a two-EPC answer through: after two
+    failed requests the batch is asked in halves, and the values come."""
+
+    def singles_only(request: Frame) -> Frame | None:
+        return meter_answer()(request) if len(request.properties) == 1 else None
+
+    async def body(client: SmartMeterClient, log: list[Frame], _: DatagramEnd) -> None:
+        with pytest.raises(RouteBTimeoutError):
+            await client.get([0xE7, 0xE8])
+        result = await client.get([0xE7, 0xE8])  # fails whole, then split at once
+        assert result.values == {0xE7: VALUES[0xE7], 0xE8: VALUES[0xE8]}
+        assert client.stats.split_batches == 1
+        log.clear()
+        await client.get([0xE7, 0xE8])
+        assert [len(f.properties) for f in log] == [1, 1]
+
+    await run_with(singles_only, body)
+
+
+async def test_a_live_poll_is_not_queued_behind_a_stalled_history_request() -> None:
+    """History goes unanswered; a live Get asked meanwhile is sent after the history's
+    current attempt, not after all of its retries (and never beside it)."""
+
+    def no_history(request: Frame) -> Frame | None:
+        return None if request.esv is ESV.SETC else meter_answer()(request)
+
+    async def body(client: SmartMeterClient, log: list[Frame], _: DatagramEnd) -> None:
+        loop = asyncio.get_running_loop()
+        history = asyncio.ensure_future(
+            client.set_then_get(0xE5, b"\x01", [0xE2], priority=Priority.BACKGROUND)
+        )
+        await asyncio.sleep(0.05)
+        start = loop.time()
+        await client.get([0xE7])
+        assert loop.time() - start < 0.5  # one history attempt (0.2 s), not three (0.6 s)
+        assert client.stats.yielded >= 1
+        with pytest.raises(RouteBTimeoutError):
+            await history
+        # Strictly alternating: never a second request before the first one's timer ran out.
+        assert [f.esv for f in log[:3]] == [ESV.SETC, ESV.GET, ESV.SETC]
+
+    await run_with(no_history, body, ClientSettings(min_gap=0.0, timer1=0.2, timer2=0.3))
+
+
+async def test_a_live_poll_gives_up_at_its_deadline() -> None:
+    async def body(client: SmartMeterClient, log: list[Frame], _: DatagramEnd) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(RouteBTimeoutError):
+            await client.get([0xE7, 0xE8], deadline=start + 2.0)
+        # The first timer (4 s before any round trip is known) is clipped at the deadline,
+        # not Timer 2 × 3 = 180 s; no second attempt without time for its answer.
+        assert 1.8 < loop.time() - start < 2.5
+        assert len(log) == 1
+
+    await run_with(lambda _: None, body, ClientSettings(min_gap=0.0))
+
+
+async def test_the_outstanding_request_is_resent_when_the_link_comes_back() -> None:
+    """strict AIF (a 20-s timer): the link's ready signal resends at once (issue 16 §4)."""
+    answers: list[Frame] = []
+
+    def second_only(request: Frame) -> Frame | None:
+        answers.append(request)
+        return meter_answer()(request) if len(answers) > 1 else None
+
+    async def body(client: SmartMeterClient, log: list[Frame], _: DatagramEnd) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(client.get([0xE7]))
+        while not log:
+            await asyncio.sleep(0.01)
+        start = loop.time()
+        client.link_restored()
+        await asyncio.wait_for(task, 1.0)
+        assert loop.time() - start < 0.5
+        assert client.stats.resent_on_rejoin == 1
+
+    await run_with(second_only, body, ClientSettings(min_gap=0.0, strict_aif=True))

@@ -32,6 +32,7 @@ import platformdirs
 
 from routeb._redact import Secret
 from routeb.errors import ConfigError
+from routeb.meter.retransmit import DEFAULT_SENDS_PER_HOUR
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -653,7 +654,21 @@ class PollingConfig:
         convert=Number(MIN_AIF_TIMER1),
         help="response wait for several properties (AIF Timer 2 ≥ 60 s)",
     )
-    retries: int = key(2, convert=Whole(0, 10), help="retransmissions of an unanswered request")
+    retries: int = key(
+        2,
+        convert=Whole(0, 10),
+        help="a request gives up after (retries + 1) × the AIF timer unanswered",
+    )
+    strict_aif: bool = key(
+        False,
+        convert=Flag(),
+        help="retransmit only when the AIF timer ran out (default: adaptive, docs/session.md)",
+    )
+    max_sends_per_hour: int = key(
+        DEFAULT_SENDS_PER_HOUR,
+        convert=Whole(60, 36000),
+        help="requests sent to the meter in any hour, at most (ARIB 360 s/h of airtime)",
+    )
     switch_pause: float = key(
         SWITCH_PAUSE,
         convert=Number(0.0),

@@ -48,7 +48,7 @@ from routeb.live import (
     SlotValues,
     Stale,
 )
-from routeb.meter.client import SmartMeterClient
+from routeb.meter.client import Priority, SmartMeterClient
 from routeb.meter.reader import MeterInfo, MeterReader, Reading
 from routeb.meter_time import JST, SLOT
 
@@ -346,13 +346,19 @@ class Collector:
             self._gate.live_due_at(next_at)
             await self._sleep_until(next_at)
             async with self._gate.live():
-                await self._read_instant(link)
+                # The poll gives up when the next one is due (issue 16 §5): retransmissions
+                # fit inside the interval, and a lost answer never stops polling.
+                await self._read_instant(link, deadline=next_at + interval)
             next_at = max(next_at + interval, loop.time() + 1.0)
             self._gate.live_due_at(next_at)
 
-    async def _read_instant(self, link: MeterLink) -> None:
+    def _live_deadline(self) -> float:
+        """Other live reads give up after one instantaneous interval (they come again)."""
+        return asyncio.get_running_loop().time() + self.settings.instant_interval
+
+    async def _read_instant(self, link: MeterLink, *, deadline: float) -> None:
         try:
-            readings = await link.reader.read([0xE7, 0xE8])
+            readings = await link.reader.read([0xE7, 0xE8], deadline=deadline)
         except RouteBError as exc:
             _LOG.debug("instantaneous read failed: %s", exc)
             self._mark_stale()
@@ -381,7 +387,9 @@ class Collector:
         while True:
             async with self._gate.live():
                 try:
-                    readings = await link.reader.read(epcs)
+                    readings = await link.reader.read(
+                        epcs, deadline=self._live_deadline(), priority=Priority.ROUTINE
+                    )
                 except RouteBError as exc:
                     _LOG.debug("energy read failed: %s", exc)
                 else:
@@ -488,7 +496,9 @@ class Collector:
                 epcs = [0xEA, 0xEB] if link.reader.info.reverse_measurement else [0xEA]
                 async with self._gate.live():
                     try:
-                        readings = await link.reader.read(epcs)
+                        readings = await link.reader.read(
+                            epcs, deadline=self._live_deadline(), priority=Priority.ROUTINE
+                        )
                     except RouteBError as exc:
                         _LOG.debug("fixed-time fallback failed: %s", exc)
                     else:

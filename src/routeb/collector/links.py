@@ -120,6 +120,17 @@ async def open_wisun(
     opener: Opener | None = None,
 ) -> AsyncIterator[WiSunLink]:
     """Connect and yield a ready link; SKTERM and close on exit."""
+    clients: list[SmartMeterClient] = []
+
+    def state_changed(state: SessionState) -> None:
+        # The session's contract: on_state(READY) on every entry into ready (join, rejoin,
+        # re-authentication). Then the client resends what is outstanding at once (issue 16 §4).
+        if on_state is not None:
+            on_state(state)
+        if state is SessionState.READY:
+            for client in clients:
+                client.link_restored()
+
     session = BRouteSession(
         device,
         rbid,
@@ -128,13 +139,14 @@ async def open_wisun(
         state_dir=state_dir,
         settings=session_settings,
         on_scan_progress=on_scan_progress,
-        on_state=on_state,
+        on_state=state_changed,
         opener=opener,
     )
     if retry_auth:
         session.clear_latch()
     await session.connect()
     client = SmartMeterClient(WiSunTransport(session), client_settings)
+    clients.append(client)
     receiver = asyncio.get_running_loop().create_task(client.run(), name="routeb-client")
     try:
         reader = MeterReader(client)

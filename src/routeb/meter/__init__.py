@@ -8,6 +8,7 @@ from routeb.meter.client import (
     ClientStats,
     GetResult,
     Notification,
+    Priority,
     SmartMeterClient,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "ClientStats",
     "GetResult",
     "Notification",
+    "Priority",
     "SmartMeterClient",
 ]

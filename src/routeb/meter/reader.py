@@ -26,7 +26,7 @@ from routeb.echonet.smartmeter import (
     decode_property,
 )
 from routeb.errors import EchonetDecodeError, PropertyNotAvailableError
-from routeb.meter.client import METER, SmartMeterClient
+from routeb.meter.client import METER, Priority, SmartMeterClient
 from routeb.meter_time import JST
 
 __all__ = [
@@ -147,10 +147,19 @@ class MeterReader:
             _LOG.warning("0x%02X from the meter does not decode: %s", epc, exc)
             return None
 
-    async def read(self, epcs: Iterable[int]) -> dict[int, Reading]:
-        """Get ``epcs`` (batched), decode and scale; unavailable ones have value None."""
+    async def read(
+        self,
+        epcs: Iterable[int],
+        *,
+        deadline: float | None = None,
+        priority: Priority = Priority.LIVE,
+    ) -> dict[int, Reading]:
+        """Get ``epcs`` (batched), decode and scale; unavailable ones have value None.
+
+        ``deadline`` (loop time): a live poll gives up when the next one is due.
+        """
         wanted = list(dict.fromkeys(epcs))
-        result = await self.client.get(wanted)
+        result = await self.client.get(wanted, deadline=deadline, priority=priority)
         when = self._now().replace(microsecond=0)
         readings: dict[int, Reading] = {}
         for epc in wanted:
@@ -185,7 +194,10 @@ class MeterReader:
         epcs = [0xE2, 0xE4] if reverse else [0xE2]
         if not self.info.get_map or 0x98 in self.info.get_map:
             epcs.append(0x98)
-        result = await self.client.set_then_get(0xE5, build_e5(days_ago), epcs, METER)
+        # History is background work: a live poll goes first (meter.turns).
+        result = await self.client.set_then_get(
+            0xE5, build_e5(days_ago), epcs, METER, priority=Priority.BACKGROUND
+        )
         normal = self._history(0xE2, result.values.get(0xE2))
         if normal is None:
             raise PropertyNotAvailableError(0xE2)
@@ -209,7 +221,9 @@ class MeterReader:
     async def history_30min(self, newest: datetime, count: int) -> HalfHourlyHistory:
         """ED = (newest floored to :00/:30, count), then EC (§B.2), as one atomic pair."""
         count = max(1, min(count, _HISTORY2_MAX))
-        result = await self.client.set_then_get(0xED, build_ed(newest, count), [0xEC], METER)
+        result = await self.client.set_then_get(
+            0xED, build_ed(newest, count), [0xEC], METER, priority=Priority.BACKGROUND
+        )
         edt = result.values.get(0xEC)
         if edt is None:
             raise PropertyNotAvailableError(0xEC)
