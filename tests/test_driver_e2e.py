@@ -82,7 +82,7 @@ async def test_connect_and_read_every_property(emulator: Emulator, tmp_path: Pat
     link: WiSunLink
     async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
         info = link.reader.info
-        assert link.session.dialect is emulator.options.dialect
+        assert link.session.dialect == emulator.options.dialect
         assert info.instance_list_seen  # the meter's D5 INF after EVENT 25 (§C 3.1.1)
         assert len(info.get_map) == 25  # Release F: the 25 Get EPCs of protocol.md §A.5
         wanted = [e for e in info.get_map if e not in (0xE2, 0xE4, 0xEC)]
