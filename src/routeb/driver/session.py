@@ -7,7 +7,7 @@ module knows link events, not EVENT numbers. A manager task reacts to them as th
 ``EFFECTS`` of :mod:`routeb.driver.states` says: the meter ended the session → rejoin at once;
 lifetime expired → pause sending until re-authenticated; transmit budget → pause/resume; the
 module reset → reconfigure; a silent meter climbs the recovery ladder (:mod:`.recovery`). A
-confirmed authentication failure is latched: these credentials are not tried
+confirmed authentication failure is latched (:mod:`.latch`): these credentials are not tried
 again. Every state change is a transition of ``TRANSITIONS``.
 """
 
@@ -26,6 +26,7 @@ from typing import Final, NoReturn
 from routeb._redact import Secret
 from routeb.driver.backoff import Backoff, RecoveryStats, RecoveryStep
 from routeb.driver.cache import CachedMeter, ScanCache, meter_key
+from routeb.driver.latch import AuthEvidence
 from routeb.driver.recovery import RecoveryLadder, escalate, parse_step
 from routeb.driver.states import Effect, SessionState, Trigger, effects, next_state
 from routeb.errors import (
@@ -110,6 +111,9 @@ class SessionSettings:
     backoff_cap: float = 300.0
     write_wopt: bool = True  # WOPT 01 once per module for hex ERXUDP (resyncs after noise)
     show_identifiers: bool = False  # log MAC / IPv6 / pairing ID unredacted
+    # Issue 16 §4: a PANA failure that SKSTACK cannot tell from a lost exchange latches the
+    # credentials only when it repeats at least this long after the first one.
+    auth_confirm_gap: float = 180.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +199,7 @@ class BRouteSession:
         self._manager: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._latched: str | None = None
+        self._evidence = AuthEvidence(self.settings.auth_confirm_gap)
         self._closing = False
         self._send_lock = asyncio.Lock()
         self._ladder = RecoveryLadder(
@@ -434,6 +439,8 @@ class BRouteSession:
             except (_JoinFailed, PanaTimeoutError) as exc:
                 # The cache may be stale (the meter changed channel): forget it and scan.
                 _LOG.info("join with the cached scan result failed (%s); scanning", exc)
+                if isinstance(exc, _JoinFailed):
+                    self._evidence.judge(exc.result, time.monotonic())  # counted, not latched
                 self._record("cache", "join with the cached result failed; rescanning")
                 if self._cache is not None:
                     self._cache.forget_meter(self._key)
@@ -444,14 +451,33 @@ class BRouteSession:
 
     async def _scan_and_join(self) -> None:
         meter = await self._find_meter()
-        try:
-            await self._join(meter)
-        except _JoinFailed as exc:
-            self._latch(exc.result)
+        while True:
+            try:
+                await self._join(meter)
+                return
+            except _JoinFailed as exc:
+                verdict = self._evidence.judge(exc.result, time.monotonic())
+                if verdict.latch:
+                    self._latch(exc.result)
+                # One ambiguous PANA failure (issue 16 §4): not proof. Try again later.
+                self._record(
+                    "auth",
+                    f"PANA failed ({exc.result.detail}) although the meter answered; "
+                    f"trying again in {verdict.retry_in:.0f} s before concluding anything",
+                )
+                _LOG.warning(
+                    "PANA failed (%s); not a proof of wrong credentials, retrying in %.0f s",
+                    exc.result.detail,
+                    verdict.retry_in,
+                )
+                self._move(Trigger.JOIN_TIMED_OUT, "PANA failed once")
+                await asyncio.sleep(verdict.retry_in)
+                self._move(Trigger.RECOVER_RESCAN)
+                meter = await self._find_meter()
 
     def _latch(self, result: JoinResult) -> NoReturn:
-        # A beacon with our pairing ID from this very scan, then a PANA failure: the meter is
-        # there and refused us. Stop here rather than hammer it (issue: driver §2).
+        # A beacon with our pairing ID from this very scan, then a rejection the latch policy
+        # believes (.latch): the meter is there and refused us. Stop here rather than hammer it.
         reason = (
             f"PANA authentication failed ({result.detail}) right after a scan found the meter"
             + (
@@ -531,6 +557,7 @@ class BRouteSession:
         if result.outcome is not JoinOutcome.JOINED:
             raise _JoinFailed(result)
         self.meter = meter
+        self._evidence.joined()
         if self._cache is not None:
             self._cache.store_meter(self._key, meter)
         self._ladder.unanswered = 0
