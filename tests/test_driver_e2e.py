@@ -43,6 +43,7 @@ SESSION = SessionSettings(
     backoff_cap=0.5,
     scan_margin=2.0,
     ready_timeout=20.0,
+    auth_confirm_gap=0.5,  # issue 16 §4: "minutes apart", scaled like the emulator
 )
 CLIENT = ClientSettings(min_gap=0.0, timer1=1.0, timer2=1.5, retries=2)
 
@@ -82,7 +83,7 @@ async def test_connect_and_read_every_property(emulator: Emulator, tmp_path: Pat
     link: WiSunLink
     async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
         info = link.reader.info
-        assert link.session.dialect is emulator.options.dialect
+        assert link.session.dialect == emulator.options.dialect
         assert info.instance_list_seen  # the meter's D5 INF after EVENT 25 (§C 3.1.1)
         assert len(info.get_map) == 25  # Release F: the 25 Get EPCs of protocol.md §A.5
         wanted = [e for e in info.get_map if e not in (0xE2, 0xE4, 0xEC)]
@@ -301,5 +302,41 @@ async def test_a_stale_cached_channel_leads_to_a_rescan(tmp_path: Path) -> None:
             assert link.session.meter is not None
             assert link.session.meter.channel == emu.modules[-1].channel
             assert link.session.stats.recovery.scans >= 2  # the cached channel failed
+    finally:
+        await emu.close()
+
+
+async def test_one_lost_pana_exchange_on_the_first_join_does_not_latch(tmp_path: Path) -> None:
+    """Issue 16 §4: the meter answers PANA but its last message is lost, so the module reports
+    one EVENT 24 in place of 25. That is no proof of wrong credentials: the session waits the
+    confirmation gap, scans and joins again, and the credentials stay usable after a restart."""
+    emu = await start(faults=ModuleFaults(lost_pana=1))
+    try:
+        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+            assert link.session.ready
+            assert (await link.reader.read([0xE7]))[0xE7].available
+            assert sum(m.stats.get("pana_lost", 0) for m in emu.modules) == 1
+            assert any(e.kind == "auth" for e in link.session.stats.history)
+        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+            assert link.session.ready  # not latched: the restart joins
+    finally:
+        await emu.close()
+
+
+async def test_a_pana_failure_that_repeats_minutes_apart_is_latched(tmp_path: Path) -> None:
+    """Wrong credentials over SKSTACK: EVENT 24 with the meter answering, twice, the second
+    at least the confirmation gap after the first — then latched, and not retried."""
+    emu = await start(faults=ModuleFaults(wrong_credentials=True))
+    try:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with pytest.raises(AuthenticationError):
+            async with link_to(emu, tmp_path):  # type: ignore[attr-defined]
+                pass
+        assert loop.time() - began >= 0.5
+        assert sum(m.stats.get("SKJOIN", 0) for m in emu.modules) == 2
+        with pytest.raises(CredentialsLatchedError):
+            async with link_to(emu, tmp_path):  # type: ignore[attr-defined]
+                pass
     finally:
         await emu.close()

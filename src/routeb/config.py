@@ -71,7 +71,7 @@ _T = TypeVar("_T")
 # protocol.md §D.1: SKSETRBID takes exactly 32 ASCII characters; the B-route password is 12.
 RBID_LENGTH: Final = 32
 PASSWORD_LENGTH: Final = 12
-DIALECTS: Final = ("auto", "bp35a1", "bp35c2", "rl7023")
+DIALECTS: Final = ("auto", "bp35a1", "bp35c2", "rl7023", "j11")
 # protocol.md §E: scan duration 6 (17.5 s over 28 channels), escalating to 7 and 8.
 DEFAULT_SCAN_DURATIONS: Final = (6, 7, 8)
 _MAX_SCAN_DURATION: Final = 14  # §D.1: DURATION 0..14
@@ -544,7 +544,8 @@ class MeterConfig:
         convert=Choice(*DIALECTS),
         env="ROUTEB_DIALECT",
         help="`bp35a1` (also RL7023 Stick-D/IPS), `bp35c2` (BP35C0/C2, RS-WSUHA-P, "
-        "RL7023 Stick-D/DSS), `rl7023`; `auto` detects it",
+        "RL7023 Stick-D/DSS), `rl7023`, `j11` (ROHM BP35C0/C2-J11, RATOC RS-WSUHA-J11); "
+        "`auto` detects it",
     )
     scan_durations: tuple[int, ...] = key(
         DEFAULT_SCAN_DURATIONS,

@@ -9,7 +9,8 @@
     │   ├── J11FrameError             a J11 frame that does not check (kind, command)
     │   └── J11DecodeError            a checked J11 frame whose data does not fit its command
     ├── UsageError (ValueError)       routeb was asked for something the protocol forbids
-    ├── ModuleCommandError            the module answered FAIL ERxx (code)
+    ├── ModuleRefusedError            the module refused a command (any module family)
+    │   └── ModuleCommandError        a SKSTACK module answered FAIL ERxx (code)
     ├── DeviceError                   the serial device or its URL
     │   ├── DeviceNotFoundError
     │   ├── DevicePermissionError
@@ -49,6 +50,7 @@ __all__ = [
     "ListenError",
     "MeterNotFoundError",
     "ModuleCommandError",
+    "ModuleRefusedError",
     "PanaTimeoutError",
     "PropertyNotAvailableError",
     "ProtocolError",
@@ -133,8 +135,12 @@ class UsageError(RouteBError, ValueError):
     """routeb was asked to build something the protocol forbids (out-of-range argument, …)."""
 
 
-class ModuleCommandError(RouteBError):
-    """The Wi-SUN module answered ``FAIL ERxx``."""
+class ModuleRefusedError(RouteBError):
+    """The Wi-SUN module refused a command (SKSTACK ``FAIL ERxx``, a J11 result code)."""
+
+
+class ModuleCommandError(ModuleRefusedError):
+    """A SKSTACK module answered ``FAIL ERxx``."""
 
     def __init__(self, command: str, code: int, meaning: str) -> None:
         self.command = command

@@ -34,6 +34,7 @@ from routeb.collector.daemon import MeterLink
 from routeb.collector.links import Endpoint, is_lan_device, open_link
 from routeb.collector.supervisor import client_settings
 from routeb.config import (
+    DIALECTS,
     Config,
     default_db_path,
     load_config,
@@ -48,13 +49,13 @@ from routeb.errors import (
     DeviceError,
     ListenError,
     MeterNotFoundError,
-    ModuleCommandError,
+    ModuleRefusedError,
     RouteBError,
     RouteBTimeoutError,
     SessionError,
     UsageError,
 )
-from routeb.skstack.events import Dialect
+from routeb.radio.base import ModuleChoice
 
 __all__ = [
     "EXIT_AUTH",
@@ -113,7 +114,7 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--dialect",
-        choices=["auto", *(d.value for d in Dialect)],
+        choices=list(DIALECTS),
         help="force the module dialect instead of detecting it",
     )
     parser.add_argument(
@@ -262,7 +263,7 @@ class Settings:
     rbid: Secret
     password: Secret
     device: str
-    dialect: Dialect | None
+    dialect: ModuleChoice | None
     state_dir: Path
 
     def endpoint(self, *, show_identifiers: bool = False) -> Endpoint:
@@ -317,7 +318,7 @@ def load_settings(args: argparse.Namespace, *, need_credentials: bool = True) ->
         raise ConfigError(
             "meter.device", "no device: pass --device, set ROUTEB_DEVICE or meter.device"
         )
-    dialect = None if meter.dialect == "auto" else Dialect(meter.dialect)
+    dialect = ModuleChoice.parse(meter.dialect)
     secret_id = rbid or Secret("")
     secret_pw = password or Secret("")
     for secret in (secret_id, secret_pw):
@@ -441,7 +442,7 @@ def exit_code(exc: BaseException) -> int:
         return EXIT_USAGE
     if isinstance(exc, ListenError):
         return EXIT_LISTEN
-    if isinstance(exc, ModuleCommandError):
+    if isinstance(exc, ModuleRefusedError):
         return EXIT_DEVICE
     if isinstance(exc, AuthenticationError):
         return EXIT_AUTH
@@ -465,7 +466,7 @@ def explain(exc: RouteBError) -> str:
             ". If the meter is near: check the B-route ID too — the meter answers only to the "
             "pairing ID made from its last 8 characters, so a wrong ID finds no meter"
         )
-    elif isinstance(exc, ModuleCommandError):
+    elif isinstance(exc, ModuleRefusedError):
         if settings is not None and settings.dialect is not None:
             text += (
                 f". The module refused a command of the {settings.dialect.value} dialect: "

@@ -16,7 +16,6 @@ from typing import Any
 from routeb.cli._common import add_connection_args, run, setup_logging
 from routeb.collector.links import open_wisun
 from routeb.config import Config, load_config, with_overrides
-from routeb.driver.module import WiSunModule
 from routeb.driver.session import BRouteSession, SessionSettings
 from routeb.echonet.energy import CumulativeEnergy
 from routeb.errors import (
@@ -28,6 +27,8 @@ from routeb.errors import (
     PanaTimeoutError,
     RouteBError,
 )
+from routeb.radio.base import ModuleChoice
+from routeb.radio.skstack_module import WiSunModule
 from routeb.serialio.port import open_serial
 from routeb.skstack import commands
 from routeb.skstack.events import Dialect, InfoLine, VersionLine
@@ -157,11 +158,17 @@ async def _doctor(args: argparse.Namespace, out: Callable[[str], None]) -> int:
             "check the B-route ID: its last 8 characters are what the meter answers to",
         )
         return 1
-    best = max(ours, key=lambda b: b.lqi)
+    best = max(ours, key=lambda b: b.rssi_dbm)
+    quality = (
+        f"{best.rssi_dbm:.0f} dBm"
+        if best.lqi is None
+        else f"LQI {best.lqi} ≈ {best.rssi_dbm:.0f} dBm"
+    )
     check.ok(
         "scan",
         f"your meter on channel {best.channel} (PAN {best.pan_id:04X}), "
-        f"LQI {best.lqi} ≈ {best.rssi:.0f} dBm" + (" — weak" if best.rssi < -90 else ""),
+        + quality
+        + (" — weak" if best.rssi_dbm < -90 else ""),
     )
     # 6. Join and 7. read
     try:
@@ -169,7 +176,7 @@ async def _doctor(args: argparse.Namespace, out: Callable[[str], None]) -> int:
             meter.device,
             meter.id,
             meter.password,
-            dialect=dialect,
+            dialect=ModuleChoice.of(dialect),
             state_dir=Path(state_dir),
             session_settings=settings,
             retry_auth=args.retry_auth,

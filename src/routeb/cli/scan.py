@@ -21,7 +21,7 @@ from routeb.cli._common import (
 from routeb.cli.progress import progress
 from routeb.driver.session import BRouteSession, SessionSettings
 from routeb.errors import ConfigError
-from routeb.skstack.events import PanDescriptor
+from routeb.radio.base import Beacon
 
 __all__ = ["register"]
 
@@ -52,8 +52,8 @@ def _handle(args: argparse.Namespace) -> int:
     return run(lambda: _scan(args))
 
 
-def _masked_pair(beacon: PanDescriptor, ours: str) -> str:
-    if beacon.pair_id.upper() == ours:
+def _masked_pair(beacon: Beacon, ours: str) -> str:
+    if beacon.matches(ours):
         return "yours"
     # Someone else's pairing ID comes from their B-route ID: show only enough to tell apart.
     return f"other ({beacon.pair_id[:2]}******)"
@@ -85,9 +85,9 @@ async def _scan(args: argparse.Namespace) -> int:
                     {
                         "channel": b.channel,
                         "pan_id": f"{b.pan_id:04X}",
-                        "mac": b.address,
+                        "mac": b.mac,
                         "lqi": b.lqi,
-                        "rssi": round(b.rssi, 1),
+                        "rssi": round(b.rssi_dbm, 1),
                         "side": b.side,
                         "pairing_id": _masked_pair(b, ours),
                     }
@@ -101,13 +101,13 @@ async def _scan(args: argparse.Namespace) -> int:
             table.add_row(
                 f"{b.channel} (0x{b.channel:02X})",
                 f"{b.pan_id:04X}",
-                b.address,
-                f"{b.lqi}",
-                f"{b.rssi:.1f} dBm",
+                b.mac,
+                "—" if b.lqi is None else f"{b.lqi}",
+                f"{b.rssi_dbm:.1f} dBm",
                 _masked_pair(b, ours),
             )
         Console().print(table)
-    if not any(b.pair_id.upper() == ours for b in beacons):
+    if not any(b.matches(ours) for b in beacons):
         others = f" ({len(beacons)} other meter(s) heard)" if beacons else ""
         print(
             f"routeb: no meter answered with your pairing ID{others}: check the distance and "

@@ -48,7 +48,6 @@ from routeb.errors import RouteBError
 from routeb.live import LinkSnapshot
 from routeb.meter.client import Notification
 from routeb.meter_time import JST
-from routeb.skstack.events import lqi_to_rssi
 
 __all__ = ["register"]
 
@@ -246,8 +245,10 @@ def _render(
     link = Table.grid(padding=(0, 2))
     link.add_column(style="bold", no_wrap=True)
     link.add_column()
-    lqi = snapshot.lqi
-    quality = "—" if lqi is None else f"LQI {lqi} ({lqi_to_rssi(lqi):.0f} dBm)"
+    lqi, rssi = snapshot.lqi, snapshot.rssi_dbm
+    dbm = None if rssi is None else f"{rssi:.0f} dBm"
+    link_parts = [part for part in (None if lqi is None else f"LQI {lqi}", dbm) if part]
+    quality = " ≈ ".join(link_parts) or "—"
     link.add_row("link", f"{snapshot.state}, {quality}")
     rejoins = sum(snapshot.rejoins.values())
     why = f" ({_counts(snapshot.rejoins)})" if rejoins else ""

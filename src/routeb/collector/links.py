@@ -21,7 +21,7 @@ from routeb.driver.states import SessionState
 from routeb.live import LinkSnapshot
 from routeb.meter.client import ClientSettings, SmartMeterClient
 from routeb.meter.reader import MeterReader
-from routeb.skstack.events import Dialect, lqi_to_rssi
+from routeb.radio.base import ModuleChoice
 from routeb.transport.lan import LanTransport, open_lan, parse_udp_url
 from routeb.transport.wisun import WiSunTransport
 
@@ -51,7 +51,7 @@ class Endpoint:
     device: str
     rbid: Secret
     password: Secret
-    dialect: Dialect | None = None
+    dialect: ModuleChoice | None = None
     state_dir: Path | None = None
     session_settings: SessionSettings | None = None
     client_settings: ClientSettings | None = None
@@ -76,11 +76,12 @@ class WiSunLink:
         stats = self.session.stats
         client = self.client.stats
         lqi = stats.last_lqi
+        rssi = stats.last_rssi_dbm
         since = stats.connected_since
         return LinkSnapshot(
             state=self.session.state.value,
             lqi=lqi,
-            rssi_dbm=None if lqi is None else round(lqi_to_rssi(lqi), 1),
+            rssi_dbm=None if rssi is None else round(rssi, 1),
             joins=stats.recovery.joins,
             scans=stats.recovery.scans,
             rejoins=dict(stats.rejoins),
@@ -109,7 +110,7 @@ async def open_wisun(
     rbid: Secret,
     password: Secret,
     *,
-    dialect: Dialect | None = None,
+    dialect: ModuleChoice | None = None,
     state_dir: Path | None = None,
     session_settings: SessionSettings | None = None,
     client_settings: ClientSettings | None = None,

@@ -26,7 +26,7 @@ from routeb.driver.session import SessionSettings
 from routeb.errors import ConfigError
 from routeb.live import LiveHub
 from routeb.meter.client import ClientSettings
-from routeb.skstack.events import Dialect
+from routeb.radio.base import ModuleChoice
 
 __all__ = [
     "MeterPlan",
@@ -112,7 +112,7 @@ def meter_plans(
             meter.device,
             meter.id or Secret(""),
             meter.password or Secret(""),
-            dialect=None if meter.dialect == "auto" else Dialect(meter.dialect),
+            dialect=ModuleChoice.parse(meter.dialect),
             state_dir=meter.state_dir,
             session_settings=SessionSettings(
                 scan_durations=meter.scan_durations, show_identifiers=show_identifiers

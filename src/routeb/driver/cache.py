@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from routeb._redact import Secret
+from routeb.radio.base import MeterAddress
 
 __all__ = ["CachedMeter", "ScanCache", "meter_key"]
 
@@ -40,7 +41,17 @@ class CachedMeter:
     pan_id: int
     mac: str
     ipv6: str
-    dialect: str
+    dialect: str  # the radio's variant (bp35a1, bp35c2, rl7023, j11): channels are its own
+
+    @classmethod
+    def found(cls, address: MeterAddress, dialect: str) -> CachedMeter:
+        """What to cache after a scan by a radio of ``dialect``."""
+        return cls(address.channel, address.pan_id, address.mac, address.ipv6, dialect)
+
+    @property
+    def address(self) -> MeterAddress:
+        """The part a radio joins with."""
+        return MeterAddress(self.channel, self.pan_id, self.mac, self.ipv6)
 
 
 class ScanCache:

@@ -1,13 +1,14 @@
-"""The B-route session: bring a Wi-SUN module to a PANA session with the meter, keep it up.
+"""The B-route session: bring any Wi-SUN module to a PANA session with the meter, keep it up.
 
-open → configure (echo off, dialect, ROPT/WOPT once, credentials) → join with the cached scan
-result, else active scan (6 → 7 → 8) for our pairing ID → SKLL64 → S2/S3 → SKJOIN → EVENT 25.
-Then a manager task reacts to what the module reports (protocol.md §D.2): EVENT 26/27/28 →
-rejoin at once; 29 → pause sending until 25; 32/33 → pause/resume; an echo after echo-off →
-the module reset itself; a silent meter climbs the recovery ladder (retry → rejoin → rescan →
-SKRESET → reopen the port) with bounded, jittered backoff. A confirmed authentication failure
-is latched: these credentials are not tried again (issue: driver §2). Every state change goes
-through the table in :mod:`routeb.driver.states`.
+open → configure (the radio's settings and credentials) → join with the cached scan result,
+else active scan (6 → 7 → 8) for our pairing ID → resolve → join. The module is reached only
+through the :class:`~routeb.radio.base.Radio` interface (SKSTACK text or J11 binary), so this
+module knows link events, not EVENT numbers. A manager task reacts to them as the table
+``EFFECTS`` of :mod:`routeb.driver.states` says: the meter ended the session → rejoin at once;
+lifetime expired → pause sending until re-authenticated; transmit budget → pause/resume; the
+module reset → reconfigure; a silent meter climbs the recovery ladder (:mod:`.recovery`). A
+confirmed authentication failure is latched (:mod:`.latch`): these credentials are not tried
+again. Every state change is a transition of ``TRANSITIONS``.
 """
 
 from __future__ import annotations
@@ -25,35 +26,33 @@ from typing import Final, NoReturn
 from routeb._redact import Secret
 from routeb.driver.backoff import Backoff, RecoveryStats, RecoveryStep
 from routeb.driver.cache import CachedMeter, ScanCache, meter_key
-from routeb.driver.module import Receiver, WiSunModule
-from routeb.driver.states import SessionState, Trigger, next_state
+from routeb.driver.latch import AuthEvidence
+from routeb.driver.recovery import RecoveryLadder, escalate, parse_step
+from routeb.driver.states import Effect, SessionState, Trigger, effects, next_state
 from routeb.errors import (
     AuthenticationError,
     CredentialsLatchedError,
-    DeviceDisconnectedError,
     DeviceError,
     MeterNotFoundError,
-    ModuleCommandError,
     PanaTimeoutError,
     RouteBError,
     RouteBTimeoutError,
-    SessionError,
     SessionLostError,
 )
-from routeb.serialio.port import ByteStream, open_serial
-from routeb.skstack import commands
-from routeb.skstack.events import (
-    Dialect,
-    EchoLine,
-    EventNumber,
-    InfoLine,
-    LinkLocalAddress,
-    ModuleEvent,
-    OkLine,
-    PanDescriptor,
-    UdpReceived,
-    VersionLine,
+from routeb.radio.base import (
+    Beacon,
+    JoinOutcome,
+    JoinResult,
+    LinkEvent,
+    LinkEventKind,
+    ModuleChoice,
+    Radio,
+    Received,
+    SendOutcome,
 )
+from routeb.radio.open import open_radio
+from routeb.serialio.port import ByteStream, open_serial
+from routeb.skstack.events import Dialect
 
 __all__ = [
     "BRouteSession",
@@ -61,40 +60,28 @@ __all__ = [
     "SessionEvent",
     "SessionSettings",
     "SessionStats",
-    "expected_scan_seconds",
 ]
 
 _LOG = logging.getLogger(__name__)
 
-# protocol.md §A.1: ECHONET Lite on UDP 3610 (0x0E1A); §D.1: SKSENDTO handle 1 = UDP 3610.
-ECHONET_PORT: Final = 0x0E1A
-UDP_HANDLE: Final = 1
-# §D.1 SKSENDTO SEC: 1 = encrypt or do not send (B-route traffic is always PANA-secured).
-SEC_ENCRYPTED: Final = 1
-# §D.4: PANA runs on UDP 716 (0x02CC).
-PANA_PORT: Final = 0x02CC
-# §D.1 SKSCAN: mode 2 = active scan with the pairing-ID IE (the B-route mode).
-ACTIVE_SCAN_WITH_IE: Final = 2
-# §D.3 S02 channel register holds 0x21..0x3C; the mask's bit 0 is channel 33.
-_MASK_CHANNELS: Final = 0x0FFFFFFF  # 28 channels, 33..60
-# §E: per-channel active-scan time = 9.6 ms × (2^N + 1).
-_SCAN_SLOT: Final = 0.0096
-# §D.3 S0A: the pairing ID is believed to be the last 8 characters of the B-route ID (?).
+# §D.3 S0A / j11.md §4.3: the pairing ID is the last 8 characters of the B-route ID.
 PAIRING_ID_LEN: Final = 8
-# §D.0: the module answers ROPT with OK 00 (binary ERXUDP data) or OK 01 (hex ASCII).
-_ROPT_BINARY: Final = "00"
 _EVENT_HISTORY: Final = 200
-
-
-def expected_scan_seconds(duration: int, channel_mask: int = 0xFFFFFFFF) -> float:
-    """How long an active scan takes (§E: 9.6 ms × (2^N + 1) per channel in the mask)."""
-    channels = bin(channel_mask & _MASK_CHANNELS).count("1")
-    return _SCAN_SLOT * ((1 << duration) + 1) * channels
+# What a link event means to the session (radio.base documents each kind per family).
+_TRIGGERS: Final = {
+    LinkEventKind.REAUTHENTICATED: Trigger.JOINED,
+    LinkEventKind.REAUTH_FAILED: Trigger.AUTH_FAILED,
+    LinkEventKind.SESSION_ENDED_BY_METER: Trigger.SESSION_ENDED,
+    LinkEventKind.SESSION_TERMINATED: Trigger.SESSION_ENDED,
+    LinkEventKind.LIFETIME_EXPIRED: Trigger.LIFETIME_EXPIRED,
+    LinkEventKind.TX_BUDGET_EXHAUSTED: Trigger.TX_BUDGET_EXHAUSTED,
+    LinkEventKind.TX_BUDGET_RELEASED: Trigger.TX_BUDGET_RELEASED,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
-    """Timing and policy; defaults follow protocol.md §C–§E."""
+    """Timing and policy; defaults follow protocol.md §C–§E and j11.md §9."""
 
     scan_durations: tuple[int, ...] = (6, 7, 8)  # §E: N = 6, retried with N + 1 (MOMONGA)
     channel_mask: int = 0xFFFFFFFF
@@ -127,6 +114,9 @@ class SessionSettings:
     # this long and join once more before rescanning (0: rescan at once, as for one meter).
     rejoin_retry_after: float = 0.0
     show_identifiers: bool = False  # log MAC / IPv6 / pairing ID unredacted
+    # Issue 16 §4: a PANA failure that SKSTACK cannot tell from a lost exchange latches the
+    # credentials only when it repeats at least this long after the first one.
+    auth_confirm_gap: float = 180.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +135,7 @@ class ScanProgress:
 
     duration: int
     expected_seconds: float
-    beacons: tuple[PanDescriptor, ...]
+    beacons: tuple[Beacon, ...]
     done: bool
 
 
@@ -159,7 +149,8 @@ class SessionStats:
     sends: int = 0
     send_failures: int = 0
     pana_messages: int = 0
-    last_lqi: int | None = None
+    last_lqi: int | None = None  # SKSTACK modules report LQI (protocol.md §D.1)
+    last_rssi_dbm: float | None = None  # every module: RSSI, measured or from the LQI
     connected_since: float | None = None
     recorded: int = 0
     history: deque[SessionEvent] = field(default_factory=lambda: deque(maxlen=_EVENT_HISTORY))
@@ -168,10 +159,10 @@ class SessionStats:
 Opener = Callable[[str], Awaitable[ByteStream]]
 
 
-class _JoinRejected(Exception):
-    def __init__(self, pana_messages: int) -> None:
-        super().__init__("EVENT 24")
-        self.pana_messages = pana_messages
+class _JoinFailed(Exception):
+    def __init__(self, result: JoinResult) -> None:
+        super().__init__(f"PANA {result.outcome.value} ({result.detail})")
+        self.result = result
 
 
 class BRouteSession:
@@ -183,7 +174,7 @@ class BRouteSession:
         rbid: Secret,
         password: Secret,
         *,
-        dialect: Dialect | None = None,
+        dialect: ModuleChoice | Dialect | None = None,
         state_dir: Path | None = None,
         settings: SessionSettings | None = None,
         opener: Opener | None = None,
@@ -193,8 +184,7 @@ class BRouteSession:
         self.device = device
         self._rbid = rbid
         self._password = password
-        self._forced_dialect = dialect
-        self.dialect: Dialect | None = dialect
+        self._choice = ModuleChoice.of(dialect)
         self.settings = settings or SessionSettings()
         self._cache = ScanCache(state_dir) if state_dir is not None else None
         self._key = meter_key(rbid)
@@ -204,35 +194,46 @@ class BRouteSession:
         self.state = SessionState.CLOSED
         self.stats = SessionStats()
         self.meter: CachedMeter | None = None
-        self.module: WiSunModule | None = None
-        self.module_version: str | None = None
-        self.module_mac: str | None = None
-        self._echo_off = False
+        self.radio: Radio | None = None
         self._ready = asyncio.Event()
         self._triggers: asyncio.Queue[tuple[Trigger, str, int]] = asyncio.Queue()
         self._generation = 0  # bumped by every successful join: older triggers are stale
-        self._received: asyncio.Queue[UdpReceived] = asyncio.Queue(1024)
-        self._dispatcher: asyncio.Task[None] | None = None
+        self._received: asyncio.Queue[Received] = asyncio.Queue(1024)
         self._manager: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
-        self._unanswered = 0
         self._latched: str | None = None
+        self._evidence = AuthEvidence(self.settings.auth_confirm_gap)
         self._closing = False
         self._send_lock = asyncio.Lock()
-        self._backoff = Backoff(base=self.settings.backoff_base, cap=self.settings.backoff_cap)
+        self._ladder = RecoveryLadder(
+            self.settings.ladder,
+            Backoff(base=self.settings.backoff_base, cap=self.settings.backoff_cap),
+        )
 
     def __repr__(self) -> str:
         return f"<BRouteSession device={self.device!r} state={self.state.value}>"
 
     @property
     def pairing_id(self) -> str:
-        """§D.3 S0A: the last 8 characters of the B-route ID (never logged unredacted)."""
+        """The last 8 characters of the B-route ID (never logged unredacted)."""
         return self._rbid.reveal()[-PAIRING_ID_LEN:].upper()
 
     @property
     def ready(self) -> bool:
         """True while requests may be sent."""
         return self._ready.is_set()
+
+    @property
+    def dialect(self) -> str | None:
+        """The module's dialect (``bp35a1``, ``bp35c2``, ``rl7023``, ``j11``) once known."""
+        if self.radio is not None:
+            return self.radio.variant
+        return self._choice.value if self._choice is not None else None
+
+    @property
+    def module_version(self) -> str | None:
+        """The module's firmware version, once configured."""
+        return self.radio.version if self.radio is not None else None
 
     # --- state -------------------------------------------------------------------------------
 
@@ -251,6 +252,14 @@ class BRouteSession:
         else:
             self._ready.clear()
         self._record("state", f"{target.value} ({trigger.value}{': ' + detail if detail else ''})")
+
+    def _settle_closed(self) -> None:
+        # Leave through the table: CLOSE (READY → TERMINATING → TERMINATED), latched stays.
+        if self.state in (SessionState.CLOSED, SessionState.LATCHED):
+            return
+        self._move(Trigger.CLOSE)
+        if self.state is SessionState.TERMINATING:
+            self._move(Trigger.TERMINATED)
 
     def _record(self, kind: str, detail: str) -> None:
         self.stats.recorded += 1
@@ -275,119 +284,96 @@ class BRouteSession:
         try:
             await self._open()
             await self._configure()
-            await self._join_best_known(initial=True)
+            await self._join_best_known()
         except BaseException:
             await self._teardown()
-            self.state = SessionState.LATCHED if self._latched else SessionState.CLOSED
+            self._settle_closed()
             raise
         self._manager = asyncio.get_running_loop().create_task(
             self._manage(), name="routeb-session-manager"
         )
 
     async def close(self) -> None:
-        """SKTERM (so the meter frees the session for the next start), then close the port."""
+        """End the PANA session (so the meter frees it for the next start), close the port."""
         self._closing = True
         if self._manager is not None:
             self._manager.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._manager
             self._manager = None
-        if self.state is SessionState.READY and self.module is not None and not self.module.lost:
+        radio = self.radio
+        if self.state is SessionState.READY and radio is not None and not radio.lost:
             self._move(Trigger.CLOSE)
-            with contextlib.suppress(RouteBError), self.module.subscribe() as rx:
-                await self.module.execute(commands.skterm())
-                with contextlib.suppress(RouteBError):
-                    await self._wait_event(rx, {0x27, 0x28}, timeout=5.0)
-            self.state = SessionState.CLOSED
-        elif self.state is not SessionState.LATCHED:
-            self.state = SessionState.CLOSED
+            with contextlib.suppress(RouteBError):
+                await radio.terminate()
+            self._move(Trigger.TERMINATED)
+        self._settle_closed()
         self._ready.clear()
         await self._teardown()
 
-    async def scan(self, durations: Sequence[int] | None = None) -> list[PanDescriptor]:
+    async def scan(self, durations: Sequence[int] | None = None) -> list[Beacon]:
         """Open and configure the module, and scan; every beacon, ours or not (routeb scan)."""
         self._move(Trigger.OPEN)
         try:
             await self._open()
             await self._configure()
             self._move(Trigger.CONFIGURED)
-            found: list[PanDescriptor] = []
+            found: list[Beacon] = []
             for duration in durations or self.settings.scan_durations:
                 found = await self._active_scan(duration)
-                if any(self._is_ours(p) for p in found):
+                if any(b.matches(self.pairing_id) for b in found):
                     break
             return found
         finally:
-            self.state = SessionState.CLOSED
+            self._settle_closed()
             await self._teardown()
 
     # --- transport side (used by transport.wisun) --------------------------------------------
 
     async def send(self, data: bytes, destination: str | None = None) -> None:
-        """SKSENDTO one ECHONET Lite frame; waits while the link is paused (§C, §D.2)."""
+        """One ECHONET Lite frame to the meter; waits while the link is paused (§C, §D.2)."""
         async with self._send_lock:
             attempt = 0
             backoff = Backoff(base=0.5, cap=5.0)
             while True:
                 await self._wait_ready()
-                module, meter = self.module, self.meter
-                assert module is not None
+                radio, meter = self.radio, self.meter
+                assert radio is not None
                 assert meter is not None
-                address = destination or meter.ipv6
-                side = 0 if self._dialect().has_side else None
-                command = commands.sksendto(
-                    UDP_HANDLE, address, ECHONET_PORT, SEC_ENCRYPTED, data, side=side
-                )
                 self.stats.sends += 1
-                with module.subscribe() as rx:
-                    try:
-                        await module.execute(command)
-                    except ModuleCommandError as exc:
-                        # ER10 on SKSENDTO: no PANA session any more (a module reset, …).
-                        self.stats.send_failures += 1
-                        self._trigger(Trigger.SESSION_ENDED, f"SKSENDTO failed: ER{exc.code:02d}")
-                        raise SessionLostError("the module has no session with the meter") from exc
-                    result = await self._send_result(rx)
-                if result == 0x00:
+                outcome = await radio.send(
+                    destination or meter.ipv6, data, self.settings.send_done_timeout
+                )
+                if outcome is SendOutcome.SENT:
                     return
                 self.stats.send_failures += 1
+                if outcome is SendOutcome.NO_SESSION:
+                    self._trigger(Trigger.SESSION_ENDED, "the module has no session to send on")
+                    raise SessionLostError("the module has no session with the meter")
+                if outcome is SendOutcome.TX_BUDGET:
+                    # j11.md §10: stop sending (do not retry) and resume later.
+                    self._trigger(Trigger.TX_BUDGET_EXHAUSTED, "the send hit the transmit budget")
+                    continue
                 attempt += 1
                 if attempt > self.settings.send_retries:
                     raise RouteBTimeoutError(
-                        f"the module could not transmit (EVENT 21 {result:02X}, {attempt} tries)"
+                        f"the module could not transmit ({attempt} tries, no MAC ACK)"
                     )
                 await asyncio.sleep(backoff.next_delay())
 
-    async def _send_result(self, rx: Receiver) -> int:
-        # §D.2 EVENT 21: 00 sent, 01 failed, 02 neighbour solicitation sent (another 21 follows).
-        deadline = asyncio.get_running_loop().time() + self.settings.send_done_timeout
-        while True:
-            remaining = deadline - asyncio.get_running_loop().time()
-            try:
-                item = await rx.get(timeout=max(0.0, remaining))
-            except RouteBTimeoutError:
-                return 0x01
-            if isinstance(item, ModuleEvent) and item.number == EventNumber.UDP_SENT:
-                if item.param == 0x02:
-                    continue
-                return item.param if item.param is not None else 0x00
-
-    async def receive(self) -> UdpReceived:
-        """The next ERXUDP on the ECHONET Lite port."""
+    async def receive(self) -> Received:
+        """The next datagram from the meter on the ECHONET Lite port."""
         return await self._received.get()
 
     def request_answered(self) -> None:
         """The meter answered: the ladder starts again from the bottom."""
-        self._unanswered = 0
-        self._backoff.reset()
+        self._ladder.answered()
 
     def request_unanswered(self) -> None:
         """One request attempt got no answer: climb the ladder (retry first)."""
         if self.state is not SessionState.READY:
             return  # paused or already recovering: nothing was really sent
-        self._unanswered += 1
-        ladder = self.settings.ladder
-        step = ladder[min(self._unanswered, len(ladder)) - 1]
+        step = self._ladder.climb()
         if step is RecoveryStep.RETRY:
             self.stats.recovery.record(step, "meter silent")
             return
@@ -415,87 +401,49 @@ class BRouteSession:
 
     async def _open(self) -> None:
         stream = await self._opener(self.device)
-        module = WiSunModule(
-            stream, show_identifiers=self.settings.show_identifiers, on_echo=self._on_echo
+        radio = await open_radio(
+            stream,
+            self._choice,
+            channel_mask=self.settings.channel_mask,
+            write_wopt=self.settings.write_wopt,
+            memory=self._cache,
+            show_identifiers=self.settings.show_identifiers,
         )
-        module.start()
-        self.module = module
-        self._echo_off = False
-        self._dispatcher = asyncio.get_running_loop().create_task(
-            self._dispatch(module), name="routeb-session-dispatch"
-        )
+        self.radio = radio
+        radio.start(self._on_link_event, self._on_datagram)
         self._move(Trigger.PORT_OPENED)
 
     async def _teardown(self) -> None:
-        for task in (self._timer, self._dispatcher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._timer = self._dispatcher = None
-        if self.module is not None:
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._timer
+            self._timer = None
+        if self.radio is not None:
             with contextlib.suppress(Exception):
-                await self.module.close()
-            self.module = None
-
-    def _dialect(self) -> Dialect:
-        return self.dialect or Dialect.BP35A1
+                await self.radio.close()
+            self.radio = None
 
     async def _configure(self) -> None:
-        module = self.module
-        assert module is not None
-        # §D.0: most libraries turn echo off first; the echo of this very command may come.
-        await module.execute(commands.sksreg("SFE", "0"))
-        self._echo_off = True
-        version = (await module.execute(commands.skver())).first(VersionLine)
-        self.module_version = version.version if version else None
-        info = (await module.execute(commands.skinfo())).first(InfoLine)
-        if info is not None:
-            self.module_mac = info.mac
-        if self._forced_dialect is not None:
-            self.dialect = self._forced_dialect
-        elif info is not None:
-            # §D.1 SKINFO: BP35C0/C2 end EINFO with SIDE, BP35A1 with ADDR16.
-            self.dialect = Dialect.BP35C2 if info.side is not None else Dialect.BP35A1
-        await self._configure_data_format(module)
-        await module.execute(commands.sksetrbid(self._rbid))
-        await module.execute(commands.sksetpwd(self._password))
-        if self._dialect() is Dialect.BP35C2:
-            # §D.3 SA2 = 1: LQI in every ERXUDP, for link quality (C0/C2 firmware only).
-            with contextlib.suppress(ModuleCommandError):
-                await module.execute(commands.sksreg("SA2", "1"))
-        self._record("module", f"{self._dialect().value} firmware {self.module_version}")
+        radio = self.radio
+        assert radio is not None
+        await radio.configure(self._rbid, self._password)
+        self._record("module", f"{radio.variant} firmware {radio.version}")
 
-    async def _configure_data_format(self, module: WiSunModule) -> None:
-        # §D.1 ROPT/WOPT: hex ERXUDP data resynchronises after line noise; binary works too
-        # (the parser reads by DATALEN), so WOPT — which wears flash — is written at most once.
-        try:
-            result = await module.execute(commands.ropt())
-        except ModuleCommandError:
-            # FAIL ER04: no product settings — a Tessera RL7023 (it always prints hex, §D.4).
-            if self._forced_dialect is None and self.dialect is Dialect.BP35A1:
-                self.dialect = Dialect.RL7023
-            return
-        status = result.status
-        mode = status.text.strip() if isinstance(status, OkLine) else ""
-        if mode != _ROPT_BINARY or not self.settings.write_wopt or self.module_mac is None:
-            return
-        if self._cache is not None and self._cache.wopt_done(self.module_mac):
-            return  # written once already: never again, even if the module forgot
-        await module.execute(commands.wopt(1))
-        if self._cache is not None:
-            self._cache.remember_wopt(self.module_mac)
-
-    async def _join_best_known(self, *, initial: bool) -> None:
+    async def _join_best_known(self) -> None:
+        radio = self.radio
+        assert radio is not None
         cached = self._cache.load_meter(self._key) if self._cache is not None else None
-        if cached is not None and cached.dialect == self._dialect().value:
+        if cached is not None and cached.dialect == radio.variant:
             self._move(Trigger.CONFIGURED_WITH_CACHE)
             try:
                 await self._join_cached(cached)
                 return
-            except (_JoinRejected, PanaTimeoutError) as exc:
+            except (_JoinFailed, PanaTimeoutError) as exc:
                 # The cache may be stale (the meter changed channel): forget it and scan.
                 _LOG.info("join with the cached scan result failed (%s); scanning", exc)
+                if isinstance(exc, _JoinFailed):
+                    self._evidence.judge(exc.result, time.monotonic())  # counted, not latched
                 self._record("cache", "join with the cached result failed; rescanning")
                 if self._cache is not None:
                     self._cache.forget_meter(self._key)
@@ -511,7 +459,7 @@ class BRouteSession:
         # cache is doubted and the channels rescanned (a rescan could end in a false latch).
         try:
             await self._join(cached)
-        except _JoinRejected:
+        except _JoinFailed:
             delay = self.settings.rejoin_retry_after
             if delay <= 0:
                 raise
@@ -521,16 +469,40 @@ class BRouteSession:
 
     async def _scan_and_join(self) -> None:
         meter = await self._find_meter()
-        try:
-            await self._join(meter)
-        except _JoinRejected as exc:
-            self._latch(exc.pana_messages)
+        while True:
+            try:
+                await self._join(meter)
+                return
+            except _JoinFailed as exc:
+                verdict = self._evidence.judge(exc.result, time.monotonic())
+                if verdict.latch:
+                    self._latch(exc.result)
+                # One ambiguous PANA failure (issue 16 §4): not proof. Try again later.
+                self._record(
+                    "auth",
+                    f"PANA failed ({exc.result.detail}) although the meter answered; "
+                    f"trying again in {verdict.retry_in:.0f} s before concluding anything",
+                )
+                _LOG.warning(
+                    "PANA failed (%s); not a proof of wrong credentials, retrying in %.0f s",
+                    exc.result.detail,
+                    verdict.retry_in,
+                )
+                self._move(Trigger.JOIN_TIMED_OUT, "PANA failed once")
+                await asyncio.sleep(verdict.retry_in)
+                self._move(Trigger.RECOVER_RESCAN)
+                meter = await self._find_meter()
 
-    def _latch(self, pana_messages: int) -> NoReturn:
-        # A beacon with our pairing ID from this very scan, then EVENT 24: the meter is there
-        # and refused us. Stop here rather than hammer it (issue: driver §2).
-        reason = "PANA authentication failed (EVENT 24) right after a scan found the meter" + (
-            f"; it answered {pana_messages} PANA messages" if pana_messages else ""
+    def _latch(self, result: JoinResult) -> NoReturn:
+        # A beacon with our pairing ID from this very scan, then a rejection the latch policy
+        # believes (.latch): the meter is there and refused us. Stop here rather than hammer it.
+        reason = (
+            f"PANA authentication failed ({result.detail}) right after a scan found the meter"
+            + (
+                f"; it answered {result.pana_messages} PANA messages"
+                if result.pana_messages
+                else ""
+            )
         )
         self._latched = reason
         if self._cache is not None:
@@ -543,24 +515,22 @@ class BRouteSession:
         )
 
     async def _find_meter(self) -> CachedMeter:
-        module = self.module
-        assert module is not None
-        seen: list[PanDescriptor] = []
+        radio = self.radio
+        assert radio is not None
+        seen: list[Beacon] = []
         for duration in self.settings.scan_durations:
             found = await self._active_scan(duration)
             seen.extend(found)
-            ours = [p for p in found if self._is_ours(p)]
+            ours = [b for b in found if b.matches(self.pairing_id)]
             if ours:
-                best = max(ours, key=lambda p: p.lqi)
-                result = await module.execute(commands.skll64(best.address), wants_address=True)
-                status = result.status
-                assert isinstance(status, LinkLocalAddress)
-                meter = CachedMeter(
-                    best.channel, best.pan_id, best.address, status.address, self._dialect().value
-                )
+                best = max(ours, key=lambda b: b.rssi_dbm)
+                meter = CachedMeter.found(await radio.resolve(best), radio.variant)
                 self.stats.last_lqi = best.lqi
+                self.stats.last_rssi_dbm = best.rssi_dbm
                 self._move(Trigger.METER_FOUND)
-                self._record("scan", f"meter found on channel {best.channel} (LQI {best.lqi})")
+                self._record(
+                    "scan", f"meter found on channel {best.channel} ({best.rssi_dbm:.0f} dBm)"
+                )
                 return meter
         others = len(seen)
         self._record("scan", f"no beacon with our pairing ID ({others} other beacons)")
@@ -570,78 +540,45 @@ class BRouteSession:
             + ": check the distance and antenna, and that the B-route service is active"
         )
 
-    def _is_ours(self, beacon: PanDescriptor) -> bool:
-        return beacon.pair_id.upper() == self.pairing_id
-
-    async def _active_scan(self, duration: int) -> list[PanDescriptor]:
-        module = self.module
-        assert module is not None
+    async def _active_scan(self, duration: int) -> list[Beacon]:
+        radio = self.radio
+        assert radio is not None
         self.stats.recovery.scans += 1
-        expected = expected_scan_seconds(duration, self.settings.channel_mask)
+        expected = radio.expected_scan_seconds(duration)
         timeout = expected * self.settings.scan_slack + self.settings.scan_margin
-        side = 0 if self._dialect().has_side else None
-        found: list[PanDescriptor] = []
+        found: list[Beacon] = []
+
+        def heard(beacon: Beacon) -> None:
+            found.append(beacon)
+            self._progress(duration, expected, found, done=False)
+
         self._progress(duration, expected, found, done=False)
-        with module.subscribe() as rx:
-            await module.execute(
-                commands.skscan(
-                    ACTIVE_SCAN_WITH_IE, self.settings.channel_mask, duration, side=side
-                )
-            )
-            deadline = asyncio.get_running_loop().time() + timeout
-            while True:
-                remaining = deadline - asyncio.get_running_loop().time()
-                try:
-                    item = await rx.get(timeout=max(0.0, remaining))
-                except RouteBTimeoutError:
-                    _LOG.warning("active scan did not finish within %.0f s", timeout)
-                    break
-                if isinstance(item, PanDescriptor):
-                    found.append(item)
-                    self._progress(duration, expected, found, done=False)
-                elif isinstance(item, ModuleEvent) and item.number == EventNumber.ACTIVE_SCAN_DONE:
-                    break
+        await radio.scan(duration, self.pairing_id, timeout, heard)
         self._progress(duration, expected, found, done=True)
         return found
 
-    def _progress(
-        self, duration: int, expected: float, found: list[PanDescriptor], *, done: bool
-    ) -> None:
+    def _progress(self, duration: int, expected: float, found: list[Beacon], *, done: bool) -> None:
         if self._on_scan_progress is not None:
             self._on_scan_progress(ScanProgress(duration, expected, tuple(found), done))
 
     async def _join(self, meter: CachedMeter) -> None:
-        module = self.module
-        assert module is not None
+        radio = self.radio
+        assert radio is not None
         self.stats.recovery.joins += 1
-        # §D.5: S2 channel and S3 PAN ID before SKJOIN.
-        await module.execute(commands.sksreg("S2", f"{meter.channel:02X}"))
-        await module.execute(commands.sksreg("S3", f"{meter.pan_id:04X}"))
-        pana = 0
-        with module.subscribe() as rx:
-            await module.execute(commands.skjoin(meter.ipv6))
-            deadline = asyncio.get_running_loop().time() + self.settings.join_timeout
-            while True:
-                remaining = deadline - asyncio.get_running_loop().time()
-                try:
-                    item = await rx.get(timeout=max(0.0, remaining))
-                except RouteBTimeoutError:
-                    raise PanaTimeoutError(
-                        "the meter was found but the PANA join got no answer in "
-                        f"{self.settings.join_timeout:g} s (weak radio link?)"
-                    ) from None
-                if isinstance(item, UdpReceived) and item.remote_port == PANA_PORT:
-                    pana += 1
-                    self.stats.pana_messages += 1
-                elif isinstance(item, ModuleEvent):
-                    if item.number == EventNumber.PANA_CONNECTED:
-                        break
-                    if item.number == EventNumber.PANA_FAILED:
-                        raise _JoinRejected(pana)
+        result = await radio.join(meter.address, self.settings.join_timeout)
+        self.stats.pana_messages += result.pana_messages
+        if result.outcome is JoinOutcome.NO_RESPONSE and not result.pana_messages:
+            raise PanaTimeoutError(
+                "the meter was found but the PANA join got no answer in "
+                f"{self.settings.join_timeout:g} s (weak radio link?)"
+            )
+        if result.outcome is not JoinOutcome.JOINED:
+            raise _JoinFailed(result)
         self.meter = meter
+        self._evidence.joined()
         if self._cache is not None:
             self._cache.store_meter(self._key, meter)
-        self._unanswered = 0
+        self._ladder.unanswered = 0
         self._generation += 1
         self.stats.connected_since = time.time()
         self._move(Trigger.JOINED)
@@ -652,69 +589,46 @@ class BRouteSession:
     def _trigger(self, trigger: Trigger, detail: str) -> None:
         self._triggers.put_nowait((trigger, detail, self._generation))
 
-    def _on_echo(self, line: EchoLine) -> None:
-        # Echo comes back after we turned it off: the module reset itself (defaults: echo on,
-        # no session). Reconfigure and rejoin.
-        if self._echo_off and self.state is not SessionState.CONFIGURING:
-            self._echo_off = False
-            self._trigger(Trigger.METER_SILENT, RecoveryStep.RESET_MODULE.value)
+    def _on_datagram(self, received: Received) -> None:
+        if received.lqi is not None:
+            self.stats.last_lqi = received.lqi
+        if received.rssi_dbm is not None:
+            self.stats.last_rssi_dbm = received.rssi_dbm
+        if self._received.full():
+            self._received.get_nowait()
+        self._received.put_nowait(received)
 
-    async def _dispatch(self, module: WiSunModule) -> None:
-        with module.subscribe() as rx:
-            while True:
-                try:
-                    item = await rx.get()
-                except DeviceDisconnectedError as exc:
-                    if not self._closing:
-                        self._trigger(Trigger.DEVICE_LOST, str(exc))
-                    return
-                if isinstance(item, UdpReceived):
-                    if item.lqi is not None:
-                        self.stats.last_lqi = item.lqi
-                    if item.local_port == ECHONET_PORT:
-                        if self._received.full():
-                            self._received.get_nowait()
-                        self._received.put_nowait(item)
-                    continue
-                if not isinstance(item, ModuleEvent):
-                    continue
-                self.stats.module_events[f"{item.number:02X}"] += 1
-                self._on_module_event(item)
-
-    def _on_module_event(self, event: ModuleEvent) -> None:
-        number = event.number
+    def _on_link_event(self, event: LinkEvent) -> None:
+        if event.native is not None:
+            self.stats.module_events[event.native] += 1
+        if event.kind is LinkEventKind.DEVICE_LOST:
+            if not self._closing:
+                self._trigger(Trigger.DEVICE_LOST, event.detail)
+            return
+        if event.kind is LinkEventKind.MODULE_RESET:
+            if self.state is not SessionState.CONFIGURING:
+                self._trigger(Trigger.METER_SILENT, RecoveryStep.RESET_MODULE.value)
+            return
         live = self.state in (
             SessionState.READY,
             SessionState.REAUTHENTICATING,
             SessionState.TX_LIMITED,
         )
-        if not live:
-            return  # bring-up and recovery read their own events
-        if number == EventNumber.SESSION_END_REQUESTED:
-            self._trigger(Trigger.SESSION_ENDED, "EVENT 26: the meter ended the session")
-        elif number in (EventNumber.SESSION_ENDED, EventNumber.SESSION_END_TIMEOUT):
-            self._trigger(Trigger.SESSION_ENDED, f"EVENT {number:02X}: session terminated")
-        elif number == EventNumber.SESSION_EXPIRED:
-            self._trigger(Trigger.LIFETIME_EXPIRED, "EVENT 29: PANA lifetime expired")
-        elif number == EventNumber.PANA_CONNECTED:
-            self._trigger(Trigger.JOINED, "EVENT 25: re-authenticated")
-        elif number == EventNumber.PANA_FAILED:
-            self._trigger(Trigger.AUTH_FAILED, "EVENT 24: re-authentication failed")
-        elif number == EventNumber.TX_LIMIT_ACTIVE:
-            self._trigger(Trigger.TX_BUDGET_EXHAUSTED, "EVENT 32: transmit budget exhausted")
-        elif number == EventNumber.TX_LIMIT_RELEASED:
-            self._trigger(Trigger.TX_BUDGET_RELEASED, "EVENT 33: transmit budget released")
+        trigger = _TRIGGERS.get(event.kind)
+        if live and trigger is not None:  # bring-up and recovery read their own results
+            self._trigger(trigger, event.detail)
 
     async def _manage(self) -> None:
         while True:
             trigger, detail, generation = await self._triggers.get()
+            radio = self.radio
             if generation != self._generation and trigger is not Trigger.DEVICE_LOST:
                 _LOG.debug("stale trigger %s (%s) ignored", trigger.value, detail)
                 continue
             if (
                 trigger is Trigger.DEVICE_LOST
-                and self.module is not None
-                and not self.module.lost
+                and radio is not None
+                and not radio.lost
                 and generation != self._generation
             ):
                 continue
@@ -722,78 +636,39 @@ class BRouteSession:
                 await self._handle(trigger, detail)
             except asyncio.CancelledError:
                 raise
-            except CredentialsLatchedError:
-                return
-            except AuthenticationError:
+            except AuthenticationError:  # latched (CredentialsLatchedError included)
                 return
             except Exception as exc:
                 _LOG.warning("recovery step failed: %s", exc)
                 self._record("recovery", f"failed: {exc}")
-                await asyncio.sleep(self._backoff.next_delay())
-                self._trigger(Trigger.METER_SILENT, self._next_rung().value)
-
-    def _next_rung(self) -> RecoveryStep:
-        ladder = self.settings.ladder
-        self._unanswered += 1
-        return ladder[min(self._unanswered, len(ladder)) - 1]
+                await asyncio.sleep(self._ladder.delay())
+                self._trigger(Trigger.METER_SILENT, self._ladder.climb().value)
 
     async def _handle(self, trigger: Trigger, detail: str) -> None:
         state = self.state
         _LOG.debug("session trigger %s in %s: %s", trigger.value, state.value, detail)
-        if trigger is Trigger.JOINED:
-            if state is SessionState.READY:
-                return  # the join's own EVENT 25, or an automatic re-authentication (§C)
-            if state is SessionState.REAUTHENTICATING:
-                self._cancel_timer()
-                self._move(Trigger.JOINED, detail)
-            elif state is SessionState.TX_LIMITED:
-                self._move(Trigger.JOINED, detail)
-            return
-        if trigger is Trigger.LIFETIME_EXPIRED and state in (
-            SessionState.READY,
-            SessionState.TX_LIMITED,
-        ):
-            self._move(trigger, detail)
-            if state is SessionState.READY:
-                self._start_timer(
-                    self.settings.reauth_timeout, Trigger.SESSION_ENDED, "no EVENT 25 after 29"
-                )
-            return
-        if trigger is Trigger.TX_BUDGET_EXHAUSTED and state is SessionState.READY:
-            self._move(trigger, detail)
-            self._start_timer(
-                self.settings.tx_limit_timeout, Trigger.TX_BUDGET_RELEASED, "no EVENT 33"
-            )
-            return
-        if trigger is Trigger.TX_BUDGET_RELEASED:
-            if state is SessionState.TX_LIMITED:
-                self._cancel_timer()
+        for effect in effects(state, trigger):
+            if effect is Effect.MOVE:
                 self._move(trigger, detail)
-            return
-        if trigger is Trigger.AUTH_FAILED:
-            if state is SessionState.REAUTHENTICATING:
-                self._move(trigger, detail)  # → JOINING
-                await self._rejoin("re-authentication failed")
-            elif state is SessionState.READY:
-                self._move(Trigger.SESSION_ENDED, detail)
-                await self._rejoin("re-authentication failed")
-            return
-        if trigger is Trigger.SESSION_ENDED:
-            if state in (
-                SessionState.READY,
-                SessionState.REAUTHENTICATING,
-                SessionState.TX_LIMITED,
-            ):
+            elif effect is Effect.CANCEL_TIMER:
                 self._cancel_timer()
-                self._move(trigger, detail)  # → JOINING: rejoin at once (§D.2 EVENT 26)
+            elif effect is Effect.REAUTH_TIMER:
+                self._start_timer(
+                    self.settings.reauth_timeout, Trigger.SESSION_ENDED, "not re-authenticated"
+                )
+            elif effect is Effect.TX_LIMIT_TIMER:
+                self._start_timer(
+                    self.settings.tx_limit_timeout, Trigger.TX_BUDGET_RELEASED, "no release"
+                )
+            elif effect is Effect.REJOIN:
                 await self._rejoin(detail)
-            return
-        if trigger is Trigger.METER_SILENT:
-            step = RecoveryStep(detail) if detail in _STEPS else RecoveryStep.REJOIN
-            await self._recover(step)
-            return
-        if trigger is Trigger.DEVICE_LOST:
-            await self._recover(RecoveryStep.REOPEN_PORT)
+            elif effect is Effect.RECOVER:
+                step = (
+                    RecoveryStep.REOPEN_PORT
+                    if trigger is Trigger.DEVICE_LOST
+                    else parse_step(detail)
+                )
+                await self._recover(step)
 
     def _start_timer(self, delay: float, trigger: Trigger, detail: str) -> None:
         self._cancel_timer()
@@ -817,7 +692,7 @@ class BRouteSession:
             if meter is None:
                 raise SessionLostError("no meter to rejoin")
             await self._join(meter)
-        except (_JoinRejected, PanaTimeoutError, SessionError) as exc:
+        except (_JoinFailed, PanaTimeoutError, SessionLostError) as exc:
             _LOG.info("rejoin failed (%s); rescanning", exc)
             self._move(Trigger.JOIN_TIMED_OUT, "rejoin failed")
             await self._recover(RecoveryStep.RESCAN)
@@ -836,51 +711,57 @@ class BRouteSession:
             )
         while not self._closing:
             try:
-                if step is RecoveryStep.REOPEN_PORT or self.module is None or self.module.lost:
-                    await self._teardown()
-                    self._move(Trigger.RECOVER_REOPEN)
-                    await self._open()
-                    await self._configure()
-                    await self._join_best_known(initial=False)
-                elif step is RecoveryStep.RESET_MODULE:
-                    self._move(Trigger.RECOVER_RESET)
-                    with contextlib.suppress(RouteBTimeoutError):
-                        await self.module.execute(commands.skreset())
-                    await self._configure()
-                    await self._join_best_known(initial=False)
-                elif step is RecoveryStep.RESCAN:
-                    if self._cache is not None:
-                        self._cache.forget_meter(self._key)
-                    self._move(Trigger.RECOVER_RESCAN)
-                    await self._scan_and_join()
-                else:
-                    self._move(Trigger.RECOVER_REJOIN)
-                    if self.meter is None:
-                        raise SessionLostError("no meter to rejoin")
-                    await self._join(self.meter)
-                self._backoff.reset()
+                await self._take(step)
+                self._ladder.answered()
                 return
             except AuthenticationError:
                 raise
-            except (RouteBError, _JoinRejected, OSError) as exc:
-                delay = self._backoff.next_delay()
+            except (RouteBError, _JoinFailed, OSError) as exc:
+                delay = self._ladder.delay()
                 _LOG.warning("recovery (%s) failed: %s; next try in %.1f s", step.value, exc, delay)
                 self._record("recovery", f"{step.value} failed: {exc}")
                 if self.state is not SessionState.RECOVERING:
-                    trigger = (
-                        Trigger.DEVICE_LOST
-                        if isinstance(exc, DeviceError)
-                        else Trigger.JOIN_TIMED_OUT
-                        if self.state is SessionState.JOINING
-                        else Trigger.METER_NOT_FOUND
-                        if self.state is SessionState.SCANNING
-                        else Trigger.DEVICE_LOST
-                    )
-                    if next_state(self.state, trigger) is None:
-                        trigger = Trigger.DEVICE_LOST
-                    self._move(trigger, str(exc))
+                    self._move(self._failure_trigger(exc), str(exc))
                 await asyncio.sleep(delay)
-                step = _escalate(step, exc)
+                step = escalate(step, exc)
+
+    async def _take(self, step: RecoveryStep) -> None:
+        radio = self.radio
+        if step is RecoveryStep.REOPEN_PORT or radio is None or radio.lost:
+            await self._teardown()
+            self._move(Trigger.RECOVER_REOPEN)
+            await self._open()
+            await self._configure()
+            await self._join_best_known()
+        elif step is RecoveryStep.RESET_MODULE:
+            self._move(Trigger.RECOVER_RESET)
+            await radio.reset()
+            await self._configure()
+            await self._join_best_known()
+        elif step is RecoveryStep.RESCAN:
+            if self._cache is not None:
+                self._cache.forget_meter(self._key)
+            self._move(Trigger.RECOVER_RESCAN)
+            await self._scan_and_join()
+        else:
+            self._move(Trigger.RECOVER_REJOIN)
+            if self.meter is None:
+                raise SessionLostError("no meter to rejoin")
+            await self._join(self.meter)
+
+    def _failure_trigger(self, exc: BaseException) -> Trigger:
+        # From where the failed rung left the session back to RECOVERING, through the table.
+        if isinstance(exc, DeviceError):
+            trigger = Trigger.DEVICE_LOST
+        elif self.state is SessionState.JOINING:
+            trigger = Trigger.JOIN_TIMED_OUT
+        elif self.state is SessionState.SCANNING:
+            trigger = Trigger.METER_NOT_FOUND
+        else:
+            trigger = Trigger.DEVICE_LOST
+        if next_state(self.state, trigger) is None:
+            trigger = Trigger.DEVICE_LOST
+        return trigger
 
     async def _wait_ready(self) -> None:
         if self._latched is not None:
@@ -895,25 +776,6 @@ class BRouteSession:
                 f"the B-route link is not up ({self.state.value}) after "
                 f"{self.settings.ready_timeout:g} s"
             ) from None
-
-    async def _wait_event(self, rx: Receiver, numbers: set[int], timeout: float) -> ModuleEvent:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            remaining = deadline - asyncio.get_running_loop().time()
-            item = await rx.get(timeout=max(0.0, remaining))
-            if isinstance(item, ModuleEvent) and item.number in numbers:
-                return item
-
-
-_STEPS: Final = {step.value for step in RecoveryStep}
-
-
-def _escalate(step: RecoveryStep, exc: BaseException) -> RecoveryStep:
-    if isinstance(exc, DeviceError):
-        return RecoveryStep.REOPEN_PORT
-    order = list(RecoveryStep)
-    index = order.index(step)
-    return order[min(index + 1, len(order) - 1)]
 
 
 async def _open_default(url: str) -> ByteStream:

@@ -70,6 +70,8 @@ FAULTS: Final = {
     "no-ack": "probability (0..1) that a send gets no MAC ACK (EVENT 21 01, J11 result 0x05)",
     "rx-failure": "a frame from the meter fails to decrypt every N seconds (J11 0x6038)",
     "rejoin-guard": "a join within N seconds of the meter ending a session gets no answer",
+    "lost-pana": "the first N good joins lose the meter's last PANA message (EVENT 24, J11 "
+    "0x6028 03)",
     "max-properties": "the meter answers at most N properties per request",
     "no-d3": "the meter lacks the coefficient 0xD3",
     "no-e1": "the meter lacks the unit 0xE1",
@@ -162,6 +164,8 @@ def parse_faults(specs: Sequence[str], options: EmulatorOptions) -> EmulatorOpti
             faults = replace(faults, channel_change_after=_number(name, value))
         elif name == "wrong-credentials":
             faults = replace(faults, wrong_credentials=True)
+        elif name == "lost-pana":
+            faults = replace(faults, lost_pana=int(_number(name, value or "1")))
         elif name == "vanish":
             first, _, second = (value or "").partition(":")
             options = replace(

@@ -163,6 +163,9 @@ class ModuleFaults:
     no_ack: float = 0.0  # probability that a send gets no MAC ACK
     rx_failure_every: float | None = None  # a frame from the meter fails to decrypt
     rejoin_guard: float = 0.0  # a join this soon after the meter ended a session gets no answer
+    # The first N joins with the right credentials lose the meter's last PANA message: the
+    # module gives up as after a lost exchange (SKSTACK EVENT 24 in place of 25, J11 0x6028 03).
+    lost_pana: int = 0
 
 
 # --- what the radio reports --------------------------------------------------------------------
@@ -331,6 +334,7 @@ class RadioModel:
         self.session: _Session | None = None
         self._joining: MeterSite | None = None
         self._tx_limited = False
+        self._pana_losses = self.faults.lost_pana
         self._airtime: list[tuple[float, float]] = []
         self._tasks: set[asyncio.Task[None]] = set()  # module-lifetime (faults, TX release)
         self._session_tasks: set[asyncio.Task[None]] = set()  # die with the session
@@ -500,6 +504,15 @@ class RadioModel:
             self.later(
                 JOIN_FAIL_SECONDS,
                 lambda: self._join_failed(site, JoinOutcome.REJECTED),
+                self._session_tasks,
+            )
+            return
+        if self._pana_losses > 0:
+            self._pana_losses -= 1
+            self.count("pana_lost")
+            self.later(
+                JOIN_FAIL_SECONDS,
+                lambda: self._join_failed(site, JoinOutcome.NO_RESPONSE),
                 self._session_tasks,
             )
             return

@@ -1,6 +1,7 @@
 """ECHONET Lite over the Wi-SUN B-route: the meter client's transport on a BRouteSession.
 
-Frames go out with SKSENDTO to UDP 3610 (protocol.md §D.1) and come back as ERXUDP (§D.4);
+Frames go out to UDP 3610 through the session's radio (SKSENDTO, protocol.md §D.1; J11 0x0008)
+and come back as ERXUDP (§D.4) or J11 0x6018;
 the session pauses sends during re-authentication and transmit-budget limits (§C, §D.2) and
 learns from the client whether the meter answers (the recovery ladder).
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from routeb.driver.session import BRouteSession
 from routeb.errors import SessionLostError
-from routeb.skstack.events import lqi_to_rssi
 from routeb.transport.base import Datagram
 
 __all__ = ["WiSunTransport"]
@@ -36,7 +36,7 @@ class WiSunTransport:
 
     async def receive(self) -> Datagram:
         rx = await self.session.receive()
-        rssi = None if rx.lqi is None else round(lqi_to_rssi(rx.lqi))
+        rssi = None if rx.rssi_dbm is None else round(rx.rssi_dbm)
         return Datagram(rx.data, rx.sender, rx.destination, rssi)
 
     def request_answered(self) -> None:
