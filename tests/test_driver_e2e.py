@@ -1,8 +1,9 @@
-"""The Wi-SUN driver end to end over a real pty against the emulator (both dialects, faults).
+"""The Wi-SUN driver end to end over a real pty against the emulator (every dialect, faults).
 
 Everything here is the real code: serialx on a pseudo-terminal, the SKSTACK parser, the
 session state machine, the meter client and reader — and, on the other side, the emulated
-module and meter. The emulator runs 100× faster than real timing (--time-scale 0.01).
+module and meter. The emulator runs 100× faster than real timing (--time-scale 0.01). The
+suite runs against a SKSTACK module and a J11 module (issue 16 §6): the same session, two radios.
 """
 
 from __future__ import annotations
@@ -21,14 +22,21 @@ from routeb.collector.links import WiSunLink, open_wisun
 from routeb.driver.session import SessionSettings
 from routeb.echonet.energy import CumulativeEnergy
 from routeb.echonet.smartmeter import DailyHistory, FixedTimeEnergy
-from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, Emulator, EmulatorOptions
+from routeb.emulator.app import DEFAULT_ID, DEFAULT_PASSWORD, J11, Emulator, EmulatorOptions
 from routeb.emulator.clock import EmulatorClock, floor_slot
 from routeb.emulator.household import Direction
 from routeb.emulator.meter import EmulatedMeter
 from routeb.emulator.module import EmulatedModule, ModuleFaults, RadioMeter
 from routeb.emulator.profile import MeterProfile
-from routeb.errors import AuthenticationError, CredentialsLatchedError, MeterNotFoundError
+from routeb.errors import (
+    AuthenticationError,
+    CredentialsLatchedError,
+    MeterNotFoundError,
+    PanaTimeoutError,
+)
+from routeb.j11.codes import channel_to_skstack
 from routeb.meter.client import ClientSettings
+from routeb.radio.base import ModuleChoice
 from routeb.skstack.events import Dialect
 from routeb.transport.memory import LinkFaults, byte_pipe
 
@@ -46,6 +54,23 @@ SESSION = SessionSettings(
     auth_confirm_gap=0.5,  # issue 16 §4: "minutes apart", scaled like the emulator
 )
 CLIENT = ClientSettings(min_gap=0.0, timer1=1.0, timer2=1.5, retries=2)
+# One SKSTACK dialect and the J11 protocol: every behaviour below is the session's, not the radio's.
+DIALECTS = [Dialect.BP35A1, J11]
+
+
+def count(emu: Emulator, name: str) -> int:
+    """A counter summed over the emulator's modules."""
+    return sum(m.stats.get(name, 0) for m in emu.modules)
+
+
+def joins(emu: Emulator) -> int:
+    """PANA joins started: SKJOIN (protocol.md §D.5) or J11 0x0056 (j11.md §4.2)."""
+    return count(emu, "SKJOIN") + count(emu, "0x0056")
+
+
+def scans(emu: Emulator) -> int:
+    """Active scans: SKSCAN or J11 0x0051."""
+    return count(emu, "SKSCAN") + count(emu, "0x0051")
 
 
 async def start(**changes: object) -> Emulator:
@@ -65,19 +90,21 @@ async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
 
 def link_to(emu: Emulator, state: Path, **kwargs: object) -> object:
     assert emu.pty is not None
+    if emu.options.dialect == J11:
+        kwargs.setdefault("dialect", ModuleChoice.parse(J11))
     return open_wisun(
         emu.pty.client_path,
         kwargs.pop("rbid", RBID),  # type: ignore[arg-type]
         kwargs.pop("password", PASSWORD),  # type: ignore[arg-type]
         state_dir=state,
         session_settings=kwargs.pop("session", SESSION),  # type: ignore[arg-type]
-        client_settings=CLIENT,
+        client_settings=kwargs.pop("client", CLIENT),  # type: ignore[arg-type]
         **kwargs,  # type: ignore[arg-type]
     )
 
 
 @pytest.mark.parametrize(
-    "emulator", [Dialect.BP35A1, Dialect.BP35C2, Dialect.RL7023], indirect=True
+    "emulator", [Dialect.BP35A1, Dialect.BP35C2, Dialect.RL7023, J11], indirect=True
 )
 async def test_connect_and_read_every_property(emulator: Emulator, tmp_path: Path) -> None:
     link: WiSunLink
@@ -107,6 +134,7 @@ async def test_connect_and_read_every_property(emulator: Emulator, tmp_path: Pat
         assert energy.kwh() == energy.raw * profile.multiplier_kwh
 
 
+@pytest.mark.parametrize("emulator", DIALECTS, indirect=True)
 async def test_history_day_equals_the_meters_truth(emulator: Emulator, tmp_path: Path) -> None:
     async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
         dated = await link.reader.history_day(1, reverse=True)
@@ -122,30 +150,32 @@ async def test_history_day_equals_the_meters_truth(emulator: Emulator, tmp_path:
         assert normal.history_date(emulator.clock.now().date()) == day
 
 
+@pytest.mark.parametrize("emulator", DIALECTS, indirect=True)
 async def test_restart_joins_from_the_cache_without_scanning(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
         assert link.session.stats.recovery.scans >= 1
-    scans_before = emulator.module.stats.get("SKSCAN", 0)
+    scans_before = scans(emulator)
     async with link_to(emulator, tmp_path) as link:  # type: ignore[attr-defined]
         assert link.session.stats.recovery.scans == 0
         assert (await link.reader.read([0xE7]))[0xE7].available
-    assert emulator.module.stats.get("SKSCAN", 0) == scans_before
+    assert scans(emulator) == scans_before
 
 
-async def test_wrong_password_is_latched_and_not_retried(tmp_path: Path) -> None:
-    emu = await start()
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_wrong_password_is_latched_and_not_retried(tmp_path: Path, dialect: str) -> None:
+    emu = await start(dialect=dialect)
     try:
         with pytest.raises(AuthenticationError) as caught:
             async with link_to(emu, tmp_path, password=Secret("WRONGPASSWD1")):  # type: ignore[attr-defined]
                 pass
         assert not isinstance(caught.value, CredentialsLatchedError)
-        joins = sum(m.stats.get("SKJOIN", 0) for m in emu.modules)
+        before = joins(emu)
         with pytest.raises(CredentialsLatchedError):
             async with link_to(emu, tmp_path, password=Secret("WRONGPASSWD1")):  # type: ignore[attr-defined]
                 pass
-        assert sum(m.stats.get("SKJOIN", 0) for m in emu.modules) == joins  # no new attempt
+        assert joins(emu) == before  # no new attempt
         # New credentials are not latched.
         async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
             assert link.session.ready
@@ -153,8 +183,11 @@ async def test_wrong_password_is_latched_and_not_retried(tmp_path: Path) -> None
         await emu.close()
 
 
-async def test_no_beacon_for_our_pairing_id_is_meter_not_found(tmp_path: Path) -> None:
-    emu = await start()
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_no_beacon_for_our_pairing_id_is_meter_not_found(
+    tmp_path: Path, dialect: str
+) -> None:
+    emu = await start(dialect=dialect)
     try:
         other = Secret("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF")
         with pytest.raises(MeterNotFoundError):
@@ -195,18 +228,25 @@ async def read_power_after(link: WiSunLink, seconds: float) -> None:
         (ModuleFaults(garble=0.05), "garbled"),  # corrupted serial lines
     ],
 )
-async def test_recovers_from_faults(tmp_path: Path, faults: ModuleFaults, counter: str) -> None:
-    emu = await start(faults=faults)
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_recovers_from_faults(
+    tmp_path: Path, faults: ModuleFaults, counter: str, dialect: str
+) -> None:
+    emu = await start(faults=faults, dialect=dialect)
+    # With 30 % of answers lost, 3 tries of each start-up request fail together 2.7 % of the
+    # time (issue 16 §5 is about that); 5 tries keep this test about recovery, not luck.
+    client = replace(CLIENT, retries=4) if faults.drop else CLIENT
     try:
-        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+        async with link_to(emu, tmp_path, client=client) as link:  # type: ignore[attr-defined]
             await read_power_after(link, 3.0)
-            assert sum(m.stats.get(counter, 0) for m in emu.modules) >= 1
+            assert count(emu, counter) >= 1
     finally:
         await emu.close()
 
 
-async def test_device_vanishes_and_returns(tmp_path: Path) -> None:
-    emu = await start(vanish_after=1.5, vanish_for=0.5, link=tmp_path / "tty")
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_device_vanishes_and_returns(tmp_path: Path, dialect: str) -> None:
+    emu = await start(vanish_after=1.5, vanish_for=0.5, link=tmp_path / "tty", dialect=dialect)
     try:
         async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
             await read_power_after(link, 3.0)
@@ -215,6 +255,7 @@ async def test_device_vanishes_and_returns(tmp_path: Path) -> None:
         await emu.close()
 
 
+@pytest.mark.parametrize("emulator", DIALECTS, indirect=True)
 async def test_secrets_never_logged_at_debug(
     emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -223,7 +264,7 @@ async def test_secrets_never_logged_at_debug(
         await link.reader.read([0xE7, 0xE0])
         text = repr(link.session) + repr(link.client) + repr(link.session.stats)
     records = "\n".join(r.getMessage() for r in caplog.records)
-    assert "SKSETRBID" in records  # the command was logged — masked
+    assert "SKSETRBID" in records or "SetCredentials" in records  # logged — masked
     for secret in (DEFAULT_ID, DEFAULT_PASSWORD, DEFAULT_ID[-8:]):
         assert secret not in records
         assert secret not in text
@@ -281,26 +322,35 @@ async def test_over_a_memory_link_that_splits_and_delays_bytes(tmp_path: Path) -
         module.close()
 
 
-async def test_transmit_budget_pauses_then_resumes(tmp_path: Path) -> None:
-    # At a time scale of 0.001 the hourly window lasts 3.6 s: EVENT 32, a pause, EVENT 33.
-    emu = await start(time_scale=0.001, faults=ModuleFaults(tx_budget=0.05))
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_transmit_budget_pauses_then_resumes(tmp_path: Path, dialect: str) -> None:
+    # At a time scale of 0.001 the hourly window lasts 3.6 s: EVENT 32, a pause, EVENT 33. A J11
+    # module only fails the send (j11.md §10: result 0x2, no release event): the session pauses
+    # for tx_limit_timeout (the window, scaled) and tries again.
+    emu = await start(time_scale=0.001, faults=ModuleFaults(tx_budget=0.05), dialect=dialect)
+    session = replace(SESSION, tx_limit_timeout=3.8)
     try:
-        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+        async with link_to(emu, tmp_path, session=session) as link:  # type: ignore[attr-defined]
             await read_power_after(link, 2.0)
-            assert sum(m.stats.get("tx_limited", 0) for m in emu.modules) >= 1
-            assert link.session.stats.module_events.get("32", 0) >= 1
+            assert count(emu, "tx_limited") >= 1
+            assert link.session.stats.history  # the pause is in the session's history
+            assert any("tx_limited" in e.detail for e in link.session.stats.history)
     finally:
         await emu.close()
 
 
-async def test_a_stale_cached_channel_leads_to_a_rescan(tmp_path: Path) -> None:
-    emu = await start(faults=ModuleFaults(channel_change_after=150.0))  # 1.5 s
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_stale_cached_channel_leads_to_a_rescan(tmp_path: Path, dialect: str) -> None:
+    emu = await start(faults=ModuleFaults(channel_change_after=150.0), dialect=dialect)  # 1.5 s
     try:
         async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
             await read_power_after(link, 3.0)
-            assert sum(m.stats.get("channel_change", 0) for m in emu.modules) == 1
+            assert count(emu, "channel_change") == 1
             assert link.session.meter is not None
-            assert link.session.meter.channel == emu.modules[-1].channel
+            channel = link.session.meter.channel  # in the module's own numbering
+            if dialect == J11:
+                channel = channel_to_skstack(channel)  # j11.md §7.3
+            assert channel == emu.modules[-1].channel
             assert link.session.stats.recovery.scans >= 2  # the cached channel failed
     finally:
         await emu.close()
@@ -315,10 +365,24 @@ async def test_one_lost_pana_exchange_on_the_first_join_does_not_latch(tmp_path:
         async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
             assert link.session.ready
             assert (await link.reader.read([0xE7]))[0xE7].available
-            assert sum(m.stats.get("pana_lost", 0) for m in emu.modules) == 1
-            assert any(e.kind == "auth" for e in link.session.stats.history)
+            assert count(emu, "pana_lost") == 1
         async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
             assert link.session.ready  # not latched: the restart joins
+    finally:
+        await emu.close()
+
+
+async def test_a_j11_pana_without_response_is_never_latched(tmp_path: Path) -> None:
+    """J11 says it directly (j11.md §5 0x6028): 0x03 is no response — a PANA timeout, not a
+    rejection. Nothing is latched; the next start joins."""
+    emu = await start(faults=ModuleFaults(lost_pana=1), dialect=J11)
+    try:
+        with pytest.raises(PanaTimeoutError):
+            async with link_to(emu, tmp_path):  # type: ignore[attr-defined]
+                pass
+        assert count(emu, "pana_lost") == 1
+        async with link_to(emu, tmp_path) as link:  # type: ignore[attr-defined]
+            assert link.session.ready
     finally:
         await emu.close()
 
@@ -334,7 +398,7 @@ async def test_a_pana_failure_that_repeats_minutes_apart_is_latched(tmp_path: Pa
             async with link_to(emu, tmp_path):  # type: ignore[attr-defined]
                 pass
         assert loop.time() - began >= 0.5
-        assert sum(m.stats.get("SKJOIN", 0) for m in emu.modules) == 2
+        assert joins(emu) == 2
         with pytest.raises(CredentialsLatchedError):
             async with link_to(emu, tmp_path):  # type: ignore[attr-defined]
                 pass

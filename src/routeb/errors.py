@@ -10,7 +10,8 @@
     │   └── J11DecodeError            a checked J11 frame whose data does not fit its command
     ├── UsageError (ValueError)       routeb was asked for something the protocol forbids
     ├── ModuleRefusedError            the module refused a command (any module family)
-    │   └── ModuleCommandError        a SKSTACK module answered FAIL ERxx (code)
+    │   ├── ModuleCommandError        a SKSTACK module answered FAIL ERxx (code)
+    │   └── J11RefusedError           a J11 module answered a result other than success
     ├── DeviceError                   the serial device or its URL
     │   ├── DeviceNotFoundError
     │   ├── DevicePermissionError
@@ -47,6 +48,7 @@ __all__ = [
     "EchonetDecodeError",
     "J11DecodeError",
     "J11FrameError",
+    "J11RefusedError",
     "ListenError",
     "MeterNotFoundError",
     "ModuleCommandError",
@@ -147,6 +149,15 @@ class ModuleCommandError(ModuleRefusedError):
         self.code = code
         self.meaning = meaning
         super().__init__(f"{command} failed: ER{code:02d} ({meaning})")
+
+
+class J11RefusedError(ModuleRefusedError):
+    """A J11 module answered a request with a result code other than 0x01 (j11.md §6)."""
+
+    def __init__(self, command: int, result: int) -> None:
+        self.command = command
+        self.result = result
+        super().__init__(f"the J11 module refused 0x{command:04X}: result 0x{result:02X}")
 
 
 class DeviceError(RouteBError):
