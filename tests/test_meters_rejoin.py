@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from routeb._redact import Secret
+from routeb.driver.cache import ScanCache, meter_key
 from routeb.driver.session import BRouteSession, SessionSettings
 from routeb.emulator.app import (
     DEFAULT_ID,
@@ -20,7 +21,7 @@ from routeb.emulator.app import (
     EmulatorOptions,
     meter_credentials,
 )
-from routeb.errors import AuthenticationError
+from routeb.errors import PanaTimeoutError
 
 # 100 emulator seconds × time scale 0.01: a join within 1 s of SKTERM gets no answer.
 GUARD = 100.0
@@ -56,8 +57,15 @@ async def test_an_event_24_join_is_retried_after_the_pause_not_rescanned(tmp_pat
     assert "rejoin" in kinds
 
 
-async def test_without_the_retry_a_rescan_latches_good_credentials(tmp_path: Path) -> None:
-    """Why the retry exists: the rescan is quicker than the clean-up, so the join after it
-    fails too — and a beacon then EVENT 24 reads as rejected credentials (a false latch)."""
-    with pytest.raises(AuthenticationError):
+async def test_without_the_retry_the_cache_is_doubted_but_good_credentials_never_latch(
+    tmp_path: Path,
+) -> None:
+    """Why the retry exists: without it the session forgets its cache and rescans, which is
+    quicker than the meter's clean-up, so that join fails too. Before issue 16 §4 a beacon
+    then EVENT 24 read as rejected credentials (a false latch); now a PANA nobody answered
+    is never a rejection, so the session fails this connect and the next one joins."""
+    with pytest.raises(PanaTimeoutError):
         await _twice(tmp_path, retry_after=0.0)
+    rbid, password = meter_credentials(DEFAULT_ID, DEFAULT_PASSWORD, 2)
+    cache = ScanCache(tmp_path)
+    assert cache.latched_reason(meter_key(Secret(rbid)), Secret(rbid), Secret(password)) is None

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from routeb._redact import Secret
+from routeb.driver.latch import AuthEvidence
 from routeb.driver.session import BRouteSession, Opener, ScanProgress, SessionSettings
 from routeb.driver.states import SessionState
 from routeb.live import LinkSnapshot
@@ -55,6 +56,8 @@ class Endpoint:
     state_dir: Path | None = None
     session_settings: SessionSettings | None = None
     client_settings: ClientSettings | None = None
+    # The meter's failed joins across its sessions (issue 16 §4: a latch needs a repeat).
+    auth_evidence: AuthEvidence | None = None
 
     @property
     def lan(self) -> bool:
@@ -119,6 +122,7 @@ async def open_wisun(
     retry_auth: bool = False,
     start_reader: bool = True,
     opener: Opener | None = None,
+    evidence: AuthEvidence | None = None,
 ) -> AsyncIterator[WiSunLink]:
     """Connect and yield a ready link; SKTERM and close on exit."""
     clients: list[SmartMeterClient] = []
@@ -142,6 +146,7 @@ async def open_wisun(
         on_scan_progress=on_scan_progress,
         on_state=state_changed,
         opener=opener,
+        evidence=evidence,
     )
     if retry_auth:
         session.clear_latch()
@@ -235,4 +240,5 @@ def open_link(
         on_state=on_state,
         retry_auth=retry_auth,
         start_reader=start_reader,
+        evidence=endpoint.auth_evidence,
     )

@@ -22,6 +22,7 @@ from routeb.collector.links import Endpoint, open_link
 from routeb.collector.rotation import Rotation, RotationSettings
 from routeb.config import Config, MeterConfig, PollingConfig
 from routeb.driver.cache import meter_key
+from routeb.driver.latch import AuthEvidence
 from routeb.driver.session import SessionSettings
 from routeb.errors import ConfigError
 from routeb.live import LiveHub
@@ -80,6 +81,10 @@ def _plan(config: Config, meter: MeterConfig, name: str, endpoint: Endpoint) -> 
         energy_interval=meter.energy_interval or polling.energy_interval,
         clock_interval=polling.clock_interval,
     )
+    if not endpoint.lan and endpoint.auth_evidence is None:
+        # One record of this meter's failed joins for the daemon's life (issue 16 §4).
+        gap = (endpoint.session_settings or SessionSettings()).auth_confirm_gap
+        endpoint = replace(endpoint, auth_evidence=AuthEvidence(gap))
     return MeterPlan(name, endpoint, schedules)
 
 
@@ -136,7 +141,10 @@ def _sharing(plan: MeterPlan, plans: list[MeterPlan], polling: PollingConfig) ->
     session = plan.endpoint.session_settings
     if plan.endpoint.lan or not shared or session is None:
         return plan
-    retry = replace(session, rejoin_retry_after=max(polling.switch_pause, 1.0))
+    # ...and never sits out the latch's confirmation gap inside its visit (the next decides).
+    retry = replace(
+        session, rejoin_retry_after=max(polling.switch_pause, 1.0), wait_for_auth_evidence=False
+    )
     return replace(plan, endpoint=replace(plan.endpoint, session_settings=retry))
 
 

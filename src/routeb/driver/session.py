@@ -37,6 +37,7 @@ from routeb.errors import (
     PanaTimeoutError,
     RouteBError,
     RouteBTimeoutError,
+    SessionError,
     SessionLostError,
 )
 from routeb.radio.base import (
@@ -117,6 +118,9 @@ class SessionSettings:
     # Issue 16 §4: a PANA failure that SKSTACK cannot tell from a lost exchange latches the
     # credentials only when it repeats at least this long after the first one.
     auth_confirm_gap: float = 180.0
+    # A dongle shared by several meters must not sit out that gap inside one visit: the join
+    # fails this visit instead, and the next visit (with the same AuthEvidence) decides.
+    wait_for_auth_evidence: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +184,7 @@ class BRouteSession:
         opener: Opener | None = None,
         on_scan_progress: Callable[[ScanProgress], None] | None = None,
         on_state: Callable[[SessionState], None] | None = None,
+        evidence: AuthEvidence | None = None,
     ) -> None:
         self.device = device
         self._rbid = rbid
@@ -202,7 +207,8 @@ class BRouteSession:
         self._manager: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._latched: str | None = None
-        self._evidence = AuthEvidence(self.settings.auth_confirm_gap)
+        # One meter's failed joins, shared by every session of it (reconnects, visits).
+        self._evidence = evidence or AuthEvidence(self.settings.auth_confirm_gap)
         self._closing = False
         self._send_lock = asyncio.Lock()
         self._ladder = RecoveryLadder(
@@ -459,11 +465,12 @@ class BRouteSession:
         # cache is doubted and the channels rescanned (a rescan could end in a false latch).
         try:
             await self._join(cached)
-        except _JoinFailed:
+        except (_JoinFailed, PanaTimeoutError):
+            # The meter still cleaning up either fails PANA (EVENT 24) or does not answer it.
             delay = self.settings.rejoin_retry_after
             if delay <= 0:
                 raise
-            self._record("rejoin", f"EVENT 24 with the cached result; again in {delay:g} s")
+            self._record("rejoin", f"join with the cached result failed; again in {delay:g} s")
             await asyncio.sleep(delay)
             await self._join(cached)
 
@@ -489,6 +496,11 @@ class BRouteSession:
                     verdict.retry_in,
                 )
                 self._move(Trigger.JOIN_TIMED_OUT, "PANA failed once")
+                if not self.settings.wait_for_auth_evidence:
+                    raise SessionError(
+                        f"PANA failed ({exc.result.detail}) although the meter answered; not "
+                        "proof of wrong credentials: joined again on a later visit"
+                    ) from None
                 await asyncio.sleep(verdict.retry_in)
                 self._move(Trigger.RECOVER_RESCAN)
                 meter = await self._find_meter()
