@@ -253,8 +253,16 @@ class WiSunModule:
                 self.stats.failures[command.name] += 1
                 raise ModuleCommandError(command.name, fail.line.code, fail.line.meaning) from None
             except TimeoutError:
+                # A J11 module ignores SKSTACK text silently (j11.md §13): say so when the
+                # port never gave a byte back.
+                hint = (
+                    "; nothing came back: a J11 module (BP35C*-J11, RS-WSUHA-J11) needs "
+                    "--dialect j11 (docs/j11.md)"
+                    if self.stats.bytes_in == 0
+                    else ""
+                )
                 raise RouteBTimeoutError(
-                    f"the module did not answer {command.name} within {timeout:g} s"
+                    f"the module did not answer {command.name} within {timeout:g} s{hint}"
                 ) from None
             except OSError as exc:
                 lost = DeviceDisconnectedError(f"writing to the module failed: {exc}")
