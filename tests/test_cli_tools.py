@@ -95,8 +95,9 @@ async def test_read_json_and_exit_codes(
     err = capsys.readouterr().err
     assert "rejected" in err
     assert "WRONGPASSWRD" not in err
-    assert await run_cli("read") == 3  # latched: not tried again
-    assert "will not try them again" in capsys.readouterr().err
+    # One EVENT 24 is not proof (issue 16 §4): not latched, so the next read asks again.
+    assert await run_cli("read") == 3
+    assert "not latched" in capsys.readouterr().err
     monkeypatch.setenv("ROUTEB_PASSWORD", DEFAULT_PASSWORD)
     monkeypatch.setenv("ROUTEB_DEVICE", str(env / "missing-tty"))
     assert await run_cli("read") == 5  # device problem

@@ -192,6 +192,14 @@ class AuthenticationError(SessionError):
     """The meter rejected our B-route ID / password (PANA failed, EVENT 24)."""
 
 
+class PanaFailedOnceError(AuthenticationError):
+    """PANA failed although the meter answered, once: probably wrong credentials, not yet proof.
+
+    SKSTACK's EVENT 24 cannot tell a rejection from a lost exchange (issue 16 §4); the
+    credentials are latched only when the failure repeats minutes later (driver/latch.py).
+    """
+
+
 class PanaTimeoutError(SessionError):
     """The meter was found but the PANA join neither succeeded nor failed in time."""
 

@@ -421,6 +421,11 @@ async def _connect(
     endpoint = settings.endpoint(show_identifiers=show_identifiers)
     if session_settings is not None:
         endpoint = replace(endpoint, session_settings=session_settings)
+    if endpoint.session_settings is not None:
+        # A one-shot command ends on the first PANA failure (exit 3) instead of waiting
+        # minutes for the repeat that would latch the credentials (issue 16 §4).
+        one_shot = replace(endpoint.session_settings, wait_for_auth_evidence=False)
+        endpoint = replace(endpoint, session_settings=one_shot)
     async with open_link(
         endpoint,
         retry_auth=retry_auth,

@@ -132,7 +132,7 @@ async def _doctor(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     check.ok("device", f"{meter.device} opens")
     check.ok("module", f"{dialect.value} dialect, firmware {firmware}")
     state_dir = args.state_dir or meter.state_dir
-    settings = SessionSettings(scan_durations=meter.scan_durations)
+    settings = SessionSettings(scan_durations=meter.scan_durations, wait_for_auth_evidence=False)
     # 5. Scan
     session = BRouteSession(
         meter.device,

@@ -32,7 +32,7 @@ from routeb.echonet.smartmeter import (
     decode_property,
 )
 from routeb.echonet.superclass import FaultStatus
-from routeb.errors import AuthenticationError, RouteBError
+from routeb.errors import AuthenticationError, PanaFailedOnceError, RouteBError
 from routeb.live import (
     BackfillProgress,
     Connected,
@@ -302,7 +302,7 @@ class Collector:
     async def _failed(self, caught: BaseException, then: str) -> None:
         """Record why the meter is not reachable and show it in the live state."""
         exc = _first_error(caught)
-        if isinstance(exc, AuthenticationError):
+        if isinstance(exc, AuthenticationError) and not isinstance(exc, PanaFailedOnceError):
             self.latched = str(exc)
             detail = f"{exc}. {LATCHED_NEXT_STEP}"
             _LOG.error("meter %s: %s", self.settings.meter, detail)

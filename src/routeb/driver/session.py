@@ -34,10 +34,10 @@ from routeb.errors import (
     CredentialsLatchedError,
     DeviceError,
     MeterNotFoundError,
+    PanaFailedOnceError,
     PanaTimeoutError,
     RouteBError,
     RouteBTimeoutError,
-    SessionError,
     SessionLostError,
 )
 from routeb.radio.base import (
@@ -497,9 +497,10 @@ class BRouteSession:
                 )
                 self._move(Trigger.JOIN_TIMED_OUT, "PANA failed once")
                 if not self.settings.wait_for_auth_evidence:
-                    raise SessionError(
-                        f"PANA failed ({exc.result.detail}) although the meter answered; not "
-                        "proof of wrong credentials: joined again on a later visit"
+                    raise PanaFailedOnceError(
+                        f"the meter rejected the PANA join ({exc.result.detail}): the B-route ID "
+                        "or password is probably wrong, or an exchange was lost; not latched "
+                        "until it repeats minutes later"
                     ) from None
                 await asyncio.sleep(verdict.retry_in)
                 self._move(Trigger.RECOVER_RESCAN)
