@@ -94,14 +94,15 @@ async def test_now_page_follows_the_live_state(browser: Browser, tmp_path: Path)
 
 async def test_stale_banner_when_readings_stop(browser: Browser, tmp_path: Path) -> None:
     db = _seeded(tmp_path)
-    async with running_dashboard(db, stale_after_s=2.0) as dash:
-        dash.hub.publish(live_state(1500, _now()))
+    async with running_dashboard(db, stale_after_s=4.0) as dash:
         page, foreign = await _page(browser, dash.base)
         await page.goto(dash.base + "/")
+        # published once the page is up, so a slow page load cannot make it stale already
+        dash.hub.publish(live_state(1500, _now()))
         await expect(page.get_by_test_id("power")).to_have_text("1,500")
         await expect(page.locator("#stale-banner")).to_be_hidden()
         # no more readings: within a few seconds the banner shows, and the value is withdrawn
-        await expect(page.locator("#stale-banner")).to_be_visible(timeout=6000)
+        await expect(page.locator("#stale-banner")).to_be_visible(timeout=12000)
         await expect(page.get_by_test_id("power")).to_have_text("unavailable")
         await _shot(page, "now-stale")
         dash.hub.publish(live_state(1600, _now()))  # readings resume
