@@ -81,6 +81,9 @@ _ALREADY_DONE: Final = {
     int(q.OpenPort.code): Result.PORT_ALREADY_OPEN,  # §4.1 0x0005: 0x0A
     int(q.StartPana.code): Result.PANA_RUNNING,  # §4.2 0x0056: 0x52 before 0x6028
 }
+# Asked again after a lost answer, the first request may have been carried out: §6 0x34
+# (B-route already 運用) then means the lost 0x2053 was a success.
+_DONE_IF_ASKED_AGAIN: Final = {int(q.StartBRoute.code): Result.BROUTE_ACTIVE}
 _NOT_REPEATED: Final = frozenset({int(q.SendData.code), int(q.ActiveScan.code)})
 # §2.4: a frame cut short is discarded after 1 s of silence.
 _FRAME_EXPIRY: Final = 1.0
@@ -284,6 +287,7 @@ class J11Radio(Radio):
         code = int(request.code)
         timeouts = 0 if code in _NOT_REPEATED else _TIMEOUT_RETRIES
         busy = 0
+        asked_again = False
         while True:
             try:
                 answer = await self._exchange(request, timeout)
@@ -291,6 +295,7 @@ class J11Radio(Radio):
                 if timeouts == 0:
                     raise
                 timeouts -= 1
+                asked_again = True
                 _LOG.debug("no answer to 0x%04X; asking again", code)
                 continue
             if not isinstance(answer, r.Rejected):
@@ -300,6 +305,9 @@ class J11Radio(Radio):
                 await asyncio.sleep(_BUSY_PAUSE)
                 continue
             if _ALREADY_DONE.get(code) == answer.result:
+                return answer
+            if asked_again and _DONE_IF_ASKED_AGAIN.get(code) == answer.result:
+                _LOG.debug("0x%04X was carried out before; its answer was lost", code)
                 return answer
             raise J11RefusedError(code, int(answer.result))
 

@@ -238,17 +238,20 @@ class WiSunModule:
         async with self._lock:
             if self._lost is not None:
                 raise DeviceDisconnectedError("the module is not connected") from self._lost
-            loop = asyncio.get_running_loop()
-            self._pending = loop.create_future()
-            self._pending_lines = []
             self._pending_wants_address = wants_address
-            self.stats.commands[command.name] += 1
-            self._log(">", command.log_text)
+            # A line corrupted on the UART can eat the status line: when the module sent
+            # something meanwhile, a repeatable command is asked for once more.
+            again = command.repeatable
             try:
-                self._stream.write(command.wire)
-                self.stats.bytes_out += len(command.wire)
-                async with asyncio.timeout(timeout):
-                    return await self._pending
+                while True:
+                    heard = self.stats.bytes_in
+                    try:
+                        return await self._attempt(command, timeout)
+                    except TimeoutError:
+                        if not again or self.stats.bytes_in == heard:
+                            raise
+                        again = False
+                        _LOG.info("no status line for %s; sending it again", command.name)
             except _FailReceived as fail:
                 self.stats.failures[command.name] += 1
                 raise ModuleCommandError(command.name, fail.line.code, fail.line.meaning) from None
@@ -270,6 +273,16 @@ class WiSunModule:
                 raise lost from exc
             finally:
                 self._pending = None
+
+    async def _attempt(self, command: Command, timeout: float) -> CommandResult:
+        self._pending = asyncio.get_running_loop().create_future()
+        self._pending_lines = []
+        self.stats.commands[command.name] += 1
+        self._log(">", command.log_text)
+        self._stream.write(command.wire)
+        self.stats.bytes_out += len(command.wire)
+        async with asyncio.timeout(timeout):
+            return await self._pending
 
 
 class _FailReceived(Exception):

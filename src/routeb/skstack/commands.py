@@ -86,6 +86,21 @@ class Command:
     def __repr__(self) -> str:
         return f"Command({self.log_text!r})"
 
+    @property
+    def repeatable(self) -> bool:
+        """Sending it twice has the effect of sending it once (a query, or a setting to the
+        same value), so a status line lost on the UART may be asked for again."""
+        return self.name in _REPEATABLE
+
+
+# §D.1: queries and settings that leave the module as one sending would. Not SKSCAN/SKJOIN/
+# SKSENDTO/SKTERM/SKREJOIN/SKRESET (each starts something), nor WOPT (a flash write,
+# protocol.md §D.1) and WUART (changes the baud rate).
+_REPEATABLE: Final = frozenset(
+    {"SKVER", "SKAPPVER", "SKINFO", "SKSREG", "SKSETRBID", "SKSETPWD", "SKLL64", "SKADDNBR"}
+    | {"ROPT", "RUART"}
+)
+
 
 def _simple(*parts: str) -> Command:
     text = " ".join(parts)
